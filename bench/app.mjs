@@ -1,0 +1,117 @@
+// One app factory for every variant: the same routes, the same Fastify options,
+// only the shutdown wiring differs. Each variant is listed with its README recipe.
+import Fastify from 'fastify'
+
+export const VARIANTS = {
+  plain: 'plain Fastify: process.on(SIGTERM, () => app.close())',
+  'close-with-grace': 'close-with-grace README recipe',
+  'fastify-graceful-shutdown': 'fastify-graceful-shutdown plugin',
+  terminus: '@godaddy/terminus on app.server',
+  'http-terminator': 'http-terminator on app.server',
+  ours: 'fastify-graceful (this package)',
+  'under-pressure': '@fastify/under-pressure onRequest hook (overhead reference only)'
+}
+
+// The peers compared on shutdown behaviour (measures 2, 3 and the timeline).
+export const SHUTDOWN_VARIANTS = ['plain', 'close-with-grace', 'fastify-graceful-shutdown', 'terminus', 'http-terminator', 'ours']
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * @param {string} variant one of VARIANTS
+ * @param {{ deadline: number, notify: (event: object) => void }} opts
+ *   deadline: every peer's own time limit (ms); notify: tells the harness what happens inside
+ */
+export async function buildApp (variant, { deadline, notify }) {
+  if (!(variant in VARIANTS)) throw new Error(`unknown variant ${variant}`)
+  const app = Fastify({ logger: false })
+
+  // Observed for every variant alike: the moment app.close() starts its hooks.
+  app.addHook('preClose', (done) => {
+    notify({ type: 'phase', name: 'close', at: now() })
+    done()
+  })
+
+  await wire(app, variant, deadline)
+
+  app.get('/hello', async () => ({ hello: 'world' }))
+
+  // A request that takes `ms` to answer: the load of measures 2d, 3 and the timeline.
+  app.get('/work', async (request) => {
+    await sleep(Number(request.query.ms) || 0)
+    return { ok: true }
+  })
+  app.post('/echo', async (request) => {
+    await sleep(Number(request.query.ms) || 0)
+    return request.body
+  })
+
+  // Tells the harness it is in flight, so the signal lands with exactly `ms` left.
+  app.get('/slow', async (request) => {
+    const ms = Number(request.query.ms) || 0
+    notify({ type: 'inflight', url: request.url, at: now() })
+    await sleep(ms)
+    return { ok: true }
+  })
+
+  // Never answers.
+  app.get('/hang', (request) => {
+    notify({ type: 'inflight', url: request.url, at: now() })
+  })
+
+  return app
+}
+
+function now () {
+  return performance.timeOrigin + performance.now()
+}
+
+async function wire (app, variant, deadline) {
+  switch (variant) {
+    case 'plain':
+    case 'under-pressure': {
+      if (variant === 'under-pressure') {
+        const { default: underPressure } = await import('@fastify/under-pressure')
+        // A limit that is never reached, so its onRequest hook runs its checks on every request.
+        await app.register(underPressure, { maxEventLoopDelay: 10000, maxHeapUsedBytes: 1e12, maxRssBytes: 1e12 })
+      }
+      process.on('SIGTERM', () => app.close())
+      return
+    }
+    case 'close-with-grace': {
+      const { default: closeWithGrace } = await import('close-with-grace')
+      closeWithGrace({ delay: deadline }, async function ({ err }) {
+        if (err) app.log.error({ err }, 'server closing with error')
+        await app.close()
+      })
+      return
+    }
+    case 'fastify-graceful-shutdown': {
+      const { default: gracefulShutdown } = await import('fastify-graceful-shutdown')
+      await app.register(gracefulShutdown, { timeout: deadline })
+      return
+    }
+    case 'terminus': {
+      const { createTerminus } = await import('@godaddy/terminus')
+      createTerminus(app.server, {
+        signals: ['SIGTERM'],
+        timeout: deadline,
+        onSignal: () => app.close()
+      })
+      return
+    }
+    case 'http-terminator': {
+      const { createHttpTerminator } = await import('http-terminator')
+      const terminator = createHttpTerminator({ server: app.server, gracefulTerminationTimeout: deadline })
+      process.once('SIGTERM', async () => {
+        await terminator.terminate()
+        await app.close()
+      })
+      return
+    }
+    case 'ours': {
+      const { default: graceful } = await import('../dist/index.js')
+      await app.register(graceful, { timeout: deadline })
+    }
+  }
+}

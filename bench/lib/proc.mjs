@@ -1,0 +1,110 @@
+// Start one bench server in a child process, pinned to a core, and talk to it over IPC.
+import { fork, execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+const SERVER = fileURLToPath(new URL('../server.mjs', import.meta.url))
+const START_TIMEOUT = 10000
+
+let tasksetWorks = null
+
+// Pins every thread of `pid` to `core`; false when taskset is missing or refused.
+export function pin (pid, core) {
+  if (tasksetWorks === false) return false
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore', timeout: 5000 })
+    tasksetWorks = true
+  } catch {
+    tasksetWorks = false
+  }
+  return tasksetWorks
+}
+
+export function now () {
+  return performance.timeOrigin + performance.now()
+}
+
+/**
+ * @param {string} variant
+ * @param {{ deadline?: number, core?: number, exposeGc?: boolean }} opts
+ */
+export async function startServer (variant, { deadline = 10000, core = 0, exposeGc = false } = {}) {
+  const child = fork(SERVER, [variant], {
+    execArgv: exposeGc ? ['--expose-gc'] : [],
+    env: { ...cleanEnv(), BENCH_DEADLINE_MS: String(deadline) },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc']
+  })
+  let stderr = ''
+  child.stderr.on('data', (chunk) => { if (stderr.length < 20000) stderr += chunk })
+  child.stdout.resume()
+
+  const events = []
+  const waiters = []
+  child.on('message', (message) => {
+    events.push({ ...message, received: now() })
+    for (const waiter of [...waiters]) {
+      if (waiter.type === message.type) {
+        waiters.splice(waiters.indexOf(waiter), 1)
+        waiter.resolve(message)
+      }
+    }
+  })
+
+  const exited = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      const at = now()
+      for (const waiter of waiters.splice(0)) waiter.reject(new Error(`${variant} exited (${code ?? signal}) before '${waiter.type}': ${stderr.trim().split('\n')[0] || ''}`))
+      resolve({ code, signal, at })
+    })
+  })
+
+  function waitFor (type, timeout = START_TIMEOUT) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(waiter), 1)
+        reject(new Error(`${variant}: no '${type}' within ${timeout} ms`))
+      }, timeout)
+      const waiter = {
+        type,
+        resolve: (message) => { clearTimeout(timer); resolve(message) },
+        reject: (err) => { clearTimeout(timer); reject(err) }
+      }
+      waiters.push(waiter)
+    })
+  }
+
+  async function ask (cmd, type, timeout) {
+    const answer = waitFor(type, timeout)
+    child.send({ cmd })
+    return answer
+  }
+
+  let exitedAlready = false
+  exited.then(() => { exitedAlready = true })
+
+  // Stop it for good, whatever state it is in; bounded.
+  async function kill () {
+    if (!exitedAlready) child.kill('SIGKILL')
+    return exited
+  }
+
+  let port
+  try {
+    port = (await waitFor('ready')).port
+  } catch (err) {
+    await kill()
+    err.stderr = stderr
+    throw err
+  }
+  const pinned = core === null ? false : pin(child.pid, core)
+  return { variant, child, port, events, waitFor, ask, exited, kill, pinned, get stderr () { return stderr } }
+}
+
+// The bench children must not inherit a test runner's loaders or coverage collection.
+export function cleanEnv () {
+  const env = {}
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^(NODE_OPTIONS|NODE_V8_COVERAGE|TAP|_TAPJS|TS_NODE)/.test(key)) continue
+    env[key] = value
+  }
+  return env
+}
