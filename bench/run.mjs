@@ -1,0 +1,186 @@
+// npm run bench [-- --quick] [-- --out dir] [-- --only overhead,shutdown,memory,timeline]
+// Runs every measure, prints one table per measure, writes results.json and timeline.svg.
+// BENCH_QUICK=1 is the same as --quick: tiny counts, every measure, well under a minute.
+import os from 'node:os'
+import { writeFile, mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { pin } from './lib/proc.mjs'
+import { runOverhead } from './overhead.mjs'
+import { runShutdown } from './shutdown.mjs'
+import { runMemory } from './memory.mjs'
+import { runTimeline } from './timeline.mjs'
+import { SHUTDOWN_VARIANTS } from './app.mjs'
+import { fmt, fmtSpread, table } from './lib/stats.mjs'
+
+const args = process.argv.slice(2)
+const quick = args.includes('--quick') || process.env.BENCH_QUICK === '1'
+const outAt = args.indexOf('--out')
+const out = outAt >= 0 ? args[outAt + 1] : fileURLToPath(new URL('.', import.meta.url))
+const onlyAt = args.indexOf('--only')
+const only = onlyAt >= 0 ? args[onlyAt + 1].split(',') : ['overhead', 'shutdown', 'memory', 'timeline']
+
+const CONFIG = quick
+  ? {
+      overhead: { rounds: 2, amount: 1000, warmup: 1000, connections: 10, pipelining: 1 },
+      shutdown: { runs: { idle: 1, trap: 1, hung: 1, load: 1 }, deadline: 1000, cap: 2000, left: 400, workers: 64, warm: 300, workMs: 10 },
+      memory: { requests: 6000, checkpoints: 3, connections: 64, churn: 200, warmup: 1000 },
+      timeline: { workers: 64, warm: 400, lbDelay: 200, deadline: 1000, cap: 2000 }
+    }
+  : {
+      overhead: { rounds: 30, amount: 10000, warmup: 20000, connections: 10, pipelining: 1 },
+      shutdown: { runs: { idle: 7, trap: 3, hung: 3, load: 5 }, deadline: 10000, cap: 12000, left: 400, workers: 64, warm: 1000, workMs: 10 },
+      memory: { requests: Number(process.env.BENCH_MEMORY_REQUESTS) || 1000000, checkpoints: 10, connections: 64, churn: 10000, warmup: 20000 },
+      timeline: { workers: 64, warm: 1000, lbDelay: 200, deadline: 10000, cap: 12000 }
+    }
+
+const log = (line) => console.log(line)
+const started = Date.now()
+// The load generator and the clock live here, on the other core than the servers.
+const pinned = pin(process.pid, 1)
+const meta = {
+  date: new Date().toISOString(),
+  node: process.version,
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  cores: os.cpus().length,
+  platform: `${os.type()} ${os.release()}`,
+  loadAverageAtStart: os.loadavg().map((l) => Number(l.toFixed(2))),
+  pinned: pinned ? 'servers on core 0, load generator on core 1 (taskset)' : 'not pinned (taskset unavailable)',
+  quick
+}
+const machine = `${meta.cpu}, ${meta.cores} cores, Node ${meta.node}, ${meta.date.slice(0, 10)}`
+log(`# fastify-graceful benchmarks${quick ? ' (quick mode: tiny counts, figures are not meaningful)' : ''}\n${machine}; ${meta.pinned}\n`)
+
+const results = { meta }
+
+async function step (name, fn) {
+  if (!only.includes(name)) return
+  const t0 = Date.now()
+  log(`## ${name}`)
+  try {
+    results[name] = await fn()
+  } catch (err) {
+    results[name] = { error: err.stack ?? String(err) }
+    log(`  FAILED: ${err.message}`)
+  }
+  log(`  (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`)
+}
+
+await step('overhead', () => runOverhead({ ...CONFIG.overhead, log }))
+await step('shutdown', () => runShutdown({ ...CONFIG.shutdown, variants: SHUTDOWN_VARIANTS, log }))
+await step('memory', () => runMemory({ ...CONFIG.memory, log }))
+await step('timeline', () => runTimeline({ ...CONFIG.timeline, out, machine, log }))
+
+results.meta.durationSeconds = Math.round((Date.now() - started) / 1000)
+results.targets = verdicts(results)
+
+log(report(results))
+await mkdir(out, { recursive: true })
+await writeFile(join(out, 'results.json'), JSON.stringify(results, null, 2) + '\n')
+log(`\nwrote ${join(out, 'results.json')}${results.timeline?.file ? ` and ${results.timeline.file}` : ''} in ${results.meta.durationSeconds} s`)
+
+function msCell (entry) {
+  if (!entry || entry.error) return `error: ${entry?.error?.split('\n')[0] ?? 'not run'}`
+  if (entry.medianCapped) return `> ${CONFIG.shutdown.cap} ms (cap)`
+  const spread = fmtSpread(entry.ms, 0, '')
+  return `${spread}${entry.cappedRuns ? ` (${entry.cappedRuns}× > cap)` : ''}`
+}
+
+function tallyCell (tally) {
+  return tally ? Object.entries(tally).map(([k, n]) => (n > 1 ? `${k} ×${n}` : k)).join(', ') : ''
+}
+
+export function report (r) {
+  const parts = []
+  if (r.overhead?.variants) {
+    const o = r.overhead
+    parts.push(`### 1. Overhead per request (hello world, ${o.config.rounds} alternating rounds × ${o.config.amount} requests, ${o.config.connections} connections)\n` +
+      'median (p25–p75) over rounds; ratios are to plain Fastify in the same round\n\n' +
+      table(['variant', 'throughput ratio', 'CPU / request ratio', 'req/s', 'server CPU µs / request', 'server CPU share'],
+        Object.entries(o.variants).map(([v, x]) => x.error
+          ? [v, `error: ${x.error.split('\n')[0]}`, '', '', '', '']
+          : [v, fmtSpread(x.throughputRatio), fmtSpread(x.cpuPerRequestRatio), fmtSpread(x.rps, 0), fmtSpread(x.cpuUsPerRequest, 1), fmtSpread(x.serverCpuShare, 2)])))
+  } else if (r.overhead?.error) parts.push(`### 1. Overhead: failed: ${r.overhead.error.split('\n')[0]}`)
+
+  if (r.shutdown?.cases) {
+    const s = r.shutdown
+    const titles = {
+      idle: '2a. SIGTERM → exit, idle keep-alive sockets only (8 sockets)',
+      trap: `2b. SIGTERM → exit, one keep-alive request in flight with ${s.config.left} ms left (the keep-alive trap)`,
+      hung: `2c. SIGTERM → exit, one request that never answers (every deadline ${s.config.deadline} ms)`,
+      load: `2d. SIGTERM → exit under load (${s.config.workers} keep-alive workers)`
+    }
+    for (const [name, byVariant] of Object.entries(s.cases)) {
+      parts.push(`### ${titles[name]}\nms from SIGTERM to the process's exit, median (p25–p75) over ${s.config.runs[name]} run(s); cap ${s.config.cap} ms\n\n` +
+        table(['variant', 'ms', 'ratio to plain', 'exit', ...(name === 'trap' || name === 'hung' ? ['client got'] : [])],
+          Object.entries(byVariant).map(([v, e]) => [v, msCell(e), fmt(e.ratioToPlain, 2), tallyCell(e.exits), ...(name === 'trap' || name === 'hung' ? [tallyCell(e.clients)] : [])])))
+    }
+    parts.push(`### 3. Requests across the signal under keep-alive load (${s.config.workers} workers, GET + POST, ${s.config.runs.load} run(s))\n` +
+      'requests that ended after SIGTERM, summed over the runs; "died" = sent and never answered\n\n' +
+      table(['variant', 'answered', 'refused 503', 'died on a reused socket (GET/POST)', 'died per run, median (min–max)', 'died on a new socket', 'connect refused (listener closed)'],
+        Object.entries(s.cases.load).map(([v, e]) => e.totals
+          ? [v, e.totals.answered, e.totals.refused, `**${e.totals['died-reused']}** (${e.diedByMethod.GET}/${e.diedByMethod.POST})`, `${fmt(e.diedReused.median, 1)} (${e.diedReused.min}–${e.diedReused.max})`, e.totals['died-new'], e.totals.connrefused]
+          : [v, `error: ${e.error?.split('\n')[0]}`, '', '', '', '', ''])))
+  } else if (r.shutdown?.error) parts.push(`### 2–3. Shutdown: failed: ${r.shutdown.error.split('\n')[0]}`)
+
+  if (r.memory?.variants) {
+    const m = r.memory
+    const kib = (b) => (b === null || b === undefined ? 'n/a' : `${(b / 1024).toFixed(1)} KiB`)
+    const mib = (b) => `${(b / 1048576).toFixed(2)} MiB`
+    parts.push(`### 4. Memory after ${m.config.requests} requests then ${m.config.churn} new connections (heap after forced GC, in the server)\n\n` +
+      table(['variant', 'heap at first checkpoint', 'heap after all requests', 'heap growth over the requests', 'slope per 100k requests', 'growth over the connections', 'RSS growth', 'heap / plain'],
+        Object.entries(m.variants).map(([v, x]) => x.error
+          ? [v, `error: ${x.error.split('\n')[0]}`, '', '', '', '', '', '']
+          : [v, mib(x.samples[1].heapUsed), mib(x.samples[x.samples.length - 2].heapUsed), kib(x.heapGrowth), kib(x.heapBytesPer100kRequests), `${kib(x.heapGrowthAfterChurn)} (${fmt(x.heapBytesPerConnection, 1)} B/conn)`, kib(x.rssGrowth), fmt(x.heapRatioToPlain, 3)])))
+  }
+
+  if (r.timeline?.variants) {
+    parts.push('### Timeline (bench/timeline.svg)\n\n' +
+      table(['variant', 'answered', 'refused 503', 'failed', 'first 503 ms', 'app.close() ms', 'exit'],
+        Object.entries(r.timeline.variants).map(([v, x]) => x.error
+          ? [v, `error: ${x.error.split('\n')[0]}`, '', '', '', '', '']
+          : [v, x.counts.answered, x.counts.refused, x.counts.failed, fmt(x.phases.admissionClosed, 0), fmt(x.phases.close, 0), `${x.exit.code} at ${fmt(x.exit.ms, 0)} ms`])))
+  }
+
+  if (r.targets) {
+    parts.push('### Targets (ours)\n\n' + table(['measure', 'target', 'ours', 'met'], r.targets.map((t) => [t.measure, t.target, t.value, t.met === null ? 'n/a' : t.met ? 'yes' : '**no**'])))
+  }
+  return parts.join('\n\n')
+}
+
+function verdicts (r) {
+  const rows = []
+  const add = (measure, target, value, met) => rows.push({ measure, target, value, met })
+  const o = r.overhead?.variants?.ours
+  if (o && !o.error) {
+    add('throughput ratio to plain', '>= 0.98', fmtSpread(o.throughputRatio), o.throughputRatio.median >= 0.98)
+    add('CPU per request ratio to plain', '<= 1.03', fmtSpread(o.cpuPerRequestRatio), o.cpuPerRequestRatio.median <= 1.03)
+  } else if (only.includes('overhead')) add('overhead', 'runs', o?.error ?? 'not run', false)
+  const c = r.shutdown?.cases
+  if (c) {
+    const ours = (name) => c[name]?.ours
+    const med = (e) => (e && !e.error && !e.medianCapped ? e.ms.median : null)
+    const idle = ours('idle')
+    add('SIGTERM → exit, idle', '<= 30 ms', msCell(idle), med(idle) !== null && med(idle) <= 30)
+    const trap = ours('trap')
+    const left = r.shutdown.config.left
+    add('SIGTERM → exit, keep-alive trap', `<= ${left + 30} ms`, msCell(trap), med(trap) !== null && med(trap) <= left + 30)
+    const hung = ours('hung')
+    const deadline = r.shutdown.config.deadline
+    add('SIGTERM → exit, hung request', `= deadline (${deadline} ms), exit 1, client 503`,
+      hung?.error ? msCell(hung) : `${msCell(hung)}, exit ${tallyCell(hung?.exits)}, client ${tallyCell(hung?.clients)}`,
+      Boolean(med(hung) !== null && med(hung) <= deadline + 100 && med(hung) >= deadline - 200 &&
+        Object.keys(hung.exits).every((e) => e === '1') && Object.keys(hung.clients).every((k) => k.startsWith('503'))))
+    const load = ours('load')
+    add('requests died on a reused socket', '0', load?.totals ? String(load.totals['died-reused']) : msCell(load), Boolean(load?.totals && load.totals['died-reused'] === 0))
+  }
+  const m = r.memory?.variants
+  if (m?.ours && !m.ours.error && m.plain && !m.plain.error) {
+    // Flat: the slope is within what plain Fastify shows plus 64 KiB per 100k requests of noise.
+    const flat = m.ours.heapBytesPer100kRequests <= Math.max(m.plain.heapBytesPer100kRequests, 0) + 65536 &&
+      m.ours.heapBytesPerConnection <= Math.max(m.plain.heapBytesPerConnection, 0) + 64
+    add('heap growth with requests / connections', 'no growth beyond plain\'s',
+      `${(m.ours.heapBytesPer100kRequests / 1024).toFixed(1)} KiB per 100k req (plain ${(m.plain.heapBytesPer100kRequests / 1024).toFixed(1)}), ${fmt(m.ours.heapBytesPerConnection, 1)} B/conn (plain ${fmt(m.plain.heapBytesPerConnection, 1)})`, flat)
+  }
+  return rows
+}
