@@ -28,11 +28,14 @@ function describe (record) {
   return record.code
 }
 
-// (a) idle keep-alive sockets only
+// (a) idle keep-alive sockets only: 8 sockets, each served one request, then quiet for IDLE_FOR ms
+const IDLE_FOR = 200
 async function idleCase (server, { cap }) {
   const agents = Array.from({ length: 8 }, newAgent)
   const first = await Promise.all(agents.map((agent) => request(agent, { port: server.port, path: '/hello' })))
   if (first.some((r) => r.outcome !== 'answered')) throw new Error(`idle: warm-up requests failed: ${first.map(describe)}`)
+  // Idle means idle: no response in the last moments, as on a server nobody is calling.
+  await sleep(IDLE_FOR)
   const result = await signalAndWait(server, cap)
   for (const agent of agents) agent.destroy()
   return result
