@@ -28,7 +28,7 @@ const CONFIG = quick
       timeline: { workers: 64, warm: 400, lbDelay: 200, deadline: 1000, cap: 2000 }
     }
   : {
-      overhead: { rounds: 30, amount: 10000, warmup: 20000, connections: 10, pipelining: 1 },
+      overhead: { rounds: 40, amount: 15000, warmup: 20000, connections: 10, pipelining: 1 },
       shutdown: { runs: { idle: 7, trap: 3, hung: 3, load: 5 }, deadline: 10000, cap: 12000, left: 400, workers: 64, warm: 1000, workMs: 10 },
       memory: { requests: Number(process.env.BENCH_MEMORY_REQUESTS) || 1000000, checkpoints: 10, connections: 64, churn: 10000, warmup: 20000 },
       timeline: { workers: 64, warm: 1000, lbDelay: 200, deadline: 10000, cap: 12000 }
