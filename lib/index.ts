@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
+import { watchConnections } from './connections.ts'
 import type { DrainResult } from './drain.ts'
 import { createGate } from './gate.ts'
 import { addHealthRoutes } from './health.ts'
@@ -33,7 +34,8 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   const inflight = createInflight()
   const gate = createGate(inflight, options.retryAfter)
   const hooks = createHooks(options.hookTimeout)
-  const sequence = createSequence(fastify, options, gate, inflight, hooks)
+  const connections = watchConnections(fastify.server, fastify.initialConfig.http2 === true)
+  const sequence = createSequence(fastify, options, { gate, inflight, hooks, connections })
 
   fastify.decorate('isShuttingDown', { getter: () => sequence.isShuttingDown })
   fastify.decorate('shutdownSignal', gate.signal)

@@ -1,13 +1,14 @@
 import type { FastifyInstance } from 'fastify'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { closeAllConnections } from './connections.ts'
+import type { Connections } from './connections.ts'
 import { drain, type DrainResult } from './drain.ts'
 import type { Gate } from './gate.ts'
 import type { Hooks, ShutdownCause } from './hooks.ts'
 import type { Inflight } from './inflight.ts'
 import type { ResolvedOptions } from './options.ts'
 import { reportHook, reportStart, reportSummary, summarize, type ShutdownSummary } from './report.ts'
+import { closeWebSockets } from './websockets.ts'
 
 /** Kept free at the end of the budget for the summary line and the exit itself. */
 export function exitMargin (timeout: number): number {
@@ -30,7 +31,14 @@ export interface Sequence {
  * The one place that says what runs next: begin → delay window → drain → close → hooks → summary.
  * Each step runs once, whichever way in (signal, app.drain(), app.close()); only a signal waits out the delay.
  */
-export function createSequence (fastify: FastifyInstance, options: ResolvedOptions, gate: Gate, inflight: Inflight, hooks: Hooks): Sequence {
+export interface Parts {
+  gate: Gate
+  inflight: Inflight
+  hooks: Hooks
+  connections: Connections
+}
+
+export function createSequence (fastify: FastifyInstance, options: ResolvedOptions, { gate, inflight, hooks, connections }: Parts): Sequence {
   let cause: ShutdownCause | null = null
   let crashed = false
   let closeFailed = false
@@ -69,7 +77,11 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     skipDelay.abort()
     if (drained === null) {
       drainBy = deadline - hooks.reserve(deadline - performance.now())
-      drained = drain(gate, inflight, drainBy, options.retryAfter)
+      const farewell = (): void => {
+        connections.goAway()
+        closeWebSockets(fastify)
+      }
+      drained = drain({ gate, inflight, retryAfter: options.retryAfter, farewell }, drainBy)
     }
     return drained
   }
@@ -105,7 +117,8 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
       begin('close')
       await drainOnce()
       closeStartedAt = performance.now()
-      forceClose = setTimeout(closeAllConnections, drainBy - closeStartedAt, fastify.server)
+      connections.closeIdle()
+      forceClose = setTimeout(connections.closeAll, drainBy - closeStartedAt)
     },
 
     async onClose () {
