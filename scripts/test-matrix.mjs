@@ -95,7 +95,8 @@ async function download (version) {
     const tarball = join(staging, filename)
     const unpacked = join(staging, 'node')
     mkdirSync(unpacked)
-    const tar = await run('tar', ['-xzf', tarball, '-C', unpacked, '--strip-components=1'], { timeout: downloadTimeout })
+    // Only the binary is needed; headers and docs would triple the cache size.
+    const tar = await run('tar', ['-xzf', tarball, '-C', unpacked, '--strip-components=1', 'package/bin/node'], { timeout: downloadTimeout })
     if (tar.code !== 0) throw new Error(`tar exited with ${tar.code} unpacking ${filename}`)
     rmSync(tarball)
     // Move into place only once complete, so an interrupted run never leaves a half cache.
