@@ -111,9 +111,16 @@ async function download (version) {
 // Returns the bin directory holding `node` for this line, downloading it when needed.
 async function obtain (line) {
   if (line === 'host') return { binDir: dirname(process.execPath), source: 'host' }
-  let version = refresh ? undefined : cachedVersion(line)
-  if (version) return { binDir: join(cacheDir, version, 'bin'), source: 'cached' }
-  version = await latestVersion(line)
+  const cached = cachedVersion(line)
+  if (cached && !refresh) return { binDir: join(cacheDir, cached, 'bin'), source: 'cached' }
+  let version
+  try {
+    version = await latestVersion(line)
+  } catch (error) {
+    if (!cached) throw error
+    console.error(`test-matrix: ${error.message}; using cached ${cached}`)
+    return { binDir: join(cacheDir, cached, 'bin'), source: 'cached' }
+  }
   if (existsSync(join(cacheDir, version, 'bin', 'node'))) return { binDir: join(cacheDir, version, 'bin'), source: 'cached' }
   await download(version)
   return { binDir: join(cacheDir, version, 'bin'), source: 'downloaded' }
