@@ -143,3 +143,20 @@ t.test('signals: false installs no process listener; signals: [] handles crashes
   t.equal((await crashOnly.exited()).code, 1)
   t.match(summaryOf(crashOnly), { cause: 'error' })
 })
+
+t.test('a second uncaught error during the shutdown exits at once with 1', async t => {
+  const child = await start('app.ts', { hooks: [{ name: 'slow', behaviour: 'ok', ms: 5000 }], options: { timeout: 800 } }, t)
+  await request(child.ports[0]!, '/crash-twice', { timeout: 3000 })
+  const { code } = await child.exited()
+  t.equal(code, 1)
+  t.ok(child.lines.some(line => line.graceful?.event === 'interrupted' && line.graceful.cause === 'second uncaught error'))
+})
+
+t.test('when another plugin\'s onClose hook fails, the shutdown still completes and exits 1', async t => {
+  const child = await start('app.ts', { failingOnClose: true, hooks: [{ name: 'db', behaviour: 'ok' }] }, t)
+  child.process.kill('SIGTERM')
+  const { code } = await child.exited()
+  t.equal(code, 1)
+  t.match(child.lines.find(line => line.msg === 'fastify.close() failed during the graceful shutdown'), { err: { message: 'an onClose hook of another plugin failed' } })
+  t.same(hookLines(child.lines), ['main:db start', 'main:db end'])
+})
