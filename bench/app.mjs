@@ -9,7 +9,8 @@ export const VARIANTS = {
   terminus: '@godaddy/terminus on app.server',
   'http-terminator': 'http-terminator on app.server',
   ours: 'fastify-graceful (this package)',
-  'under-pressure': '@fastify/under-pressure onRequest hook (overhead reference only)'
+  'under-pressure': '@fastify/under-pressure onRequest hook (overhead reference only)',
+  'bare-hook': 'an onRequest hook that checks one boolean: the floor for any admission gate (overhead reference only)'
 }
 
 // The peers compared on shutdown behaviour (measures 2, 3 and the timeline).
@@ -68,6 +69,15 @@ function now () {
 
 async function wire (app, variant, deadline) {
   switch (variant) {
+    case 'bare-hook': {
+      const state = { closed: false }
+      app.addHook('onRequest', (request, reply, done) => {
+        if (state.closed) reply.code(503).send()
+        else done()
+      })
+      process.on('SIGTERM', () => { state.closed = true; app.close() })
+      return
+    }
     case 'plain':
     case 'under-pressure': {
       if (variant === 'under-pressure') {

@@ -1,12 +1,12 @@
-// Measure 1: overhead per request. The same hello-world app, plain / ours / under-pressure,
-// all three servers up at once (pinned to core 0), loaded one at a time in rotating order by
+// Measure 1: overhead per request. The same hello-world app, plain / a bare one-boolean onRequest
+// hook / ours / under-pressure, all four servers up at once (pinned to core 0), loaded one at a time in rotating order by
 // autocannon in this process (pinned to core 1). Per round: throughput and server CPU per
 // request, each divided by plain's from the same round.
 import autocannon from 'autocannon'
 import { startServer, now } from './lib/proc.mjs'
 import { summarize } from './lib/stats.mjs'
 
-export const OVERHEAD_VARIANTS = ['plain', 'ours', 'under-pressure']
+export const OVERHEAD_VARIANTS = ['plain', 'bare-hook', 'ours', 'under-pressure']
 
 function cannon (port, amount, connections, pipelining = 1) {
   return new Promise((resolve, reject) => {

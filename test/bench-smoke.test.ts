@@ -46,8 +46,8 @@ t.test('npm run bench -- --quick: every measure, every variant, well-formed resu
   t.equal(results.meta.quick, true)
   t.type(results.meta.node, 'string')
 
-  t.test('1. overhead: ratios to plain Fastify for ours and under-pressure', async t => {
-    for (const variant of ['plain', 'ours', 'under-pressure']) {
+  t.test('1. overhead: ratios to plain Fastify for ours and the references', async t => {
+    for (const variant of ['plain', 'bare-hook', 'ours', 'under-pressure']) {
       const v = results.overhead?.variants?.[variant]
       t.notOk(v?.error, `${variant} ran${v?.error ? `: ${v.error}` : ''}`)
       t.ok(isNumber(v?.throughputRatio?.median), `${variant} throughput ratio`)
