@@ -57,7 +57,7 @@ export function request (agent, { port, method = 'GET', path, body, timeout = 15
 /**
  * Keep-alive load: `workers` loops, each on its own socket, until stop().
  * @param {{ port: number, workers: number, next: (worker: number) => { method: string, path: string, body?: object } | null,
- *   think?: () => number, maxDuration: number }} opts  next() returning null makes that worker stop
+ *   think?: (last: object) => number, maxDuration: number }} opts  next() returning null makes that worker stop
  */
 export function startLoad ({ port, workers, next, think = () => 0, maxDuration }) {
   const records = []
@@ -77,7 +77,7 @@ export function startLoad ({ port, workers, next, think = () => 0, maxDuration }
       records.push(record)
       if (record.outcome === 'connrefused') await sleep(10)
       else {
-        const pause = think()
+        const pause = think(record)
         if (pause > 0) await sleep(pause)
       }
     }
