@@ -5,6 +5,7 @@ import os from 'node:os'
 import { writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { execFileSync } from 'node:child_process'
 import { pin } from './lib/proc.mjs'
 import { runOverhead } from './overhead.mjs'
 import { runShutdown } from './shutdown.mjs'
@@ -46,9 +47,10 @@ const meta = {
   platform: `${os.type()} ${os.release()}`,
   loadAverageAtStart: os.loadavg().map((l) => Number(l.toFixed(2))),
   pinned: pinned ? 'servers on core 0, load generator on core 1 (taskset)' : 'not pinned (taskset unavailable)',
-  quick
+  quick,
+  commit: gitCommit()
 }
-const machine = `${meta.cpu}, ${meta.cores} cores, Node ${meta.node}, ${meta.date.slice(0, 10)}`
+const machine = `${meta.cpu}, ${meta.cores} cores, Node ${meta.node}, ${meta.date.slice(0, 10)}${meta.commit ? `, commit ${meta.commit}` : ''}`
 log(`# fastify-graceful benchmarks${quick ? ' (quick mode: tiny counts, figures are not meaningful)' : ''}\n${machine}; ${meta.pinned}\n`)
 
 const results = { meta }
@@ -188,4 +190,12 @@ function verdicts (r) {
       `${(m.ours.heapBytesPer100kRequests / 1024).toFixed(1)} KiB per 100k req (plain ${(m.plain.heapBytesPer100kRequests / 1024).toFixed(1)}), ${fmt(m.ours.heapBytesPerConnection, 1)} B/conn (plain ${fmt(m.plain.heapBytesPerConnection, 1)})`, flat)
   }
   return rows
+}
+
+function gitCommit () {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  } catch {
+    return null
+  }
 }
