@@ -7,6 +7,8 @@ import { addHealthRoutes } from './health.ts'
 import { createHooks, type ShutdownHook, type ShutdownHookOptions } from './hooks.ts'
 import { createInflight } from './inflight.ts'
 import { resolveOptions, type FastifyGracefulOptions } from './options.ts'
+import { warnAboutNeighbours } from './neighbours.ts'
+import { createReporter } from './report.ts'
 import { createSequence } from './sequence.ts'
 import { enroll, signalReady } from './signals.ts'
 
@@ -35,7 +37,8 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   const gate = createGate(inflight, options.retryAfter)
   const hooks = createHooks(options.hookTimeout)
   const connections = watchConnections(fastify.server, fastify.initialConfig.http2 === true)
-  const sequence = createSequence(fastify, options, { gate, inflight, hooks, connections })
+  const reporter = createReporter(fastify)
+  const sequence = createSequence(fastify, options, { gate, inflight, hooks, connections, reporter })
 
   fastify.decorate('isShuttingDown', { getter: () => sequence.isShuttingDown })
   fastify.decorate('shutdownSignal', gate.signal)
@@ -55,7 +58,12 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
         timeout: options.timeout,
         exit: options.exit,
         shutdown: sequence.shutdown,
+        flush: () => reporter.flush(Math.max(0, Math.min(sequence.remaining(), 1000))),
         interrupted: what => fastify.log.error({ graceful: { event: 'interrupted', cause: what } }, `${what} during the graceful shutdown: exiting at once with code 1`)
+      })
+      warnAboutNeighbours(signals, options.timeout, message => {
+        fastify.log.warn({ graceful: { event: 'warning' } }, message)
+        process.emitWarning(message, { code: 'FST_GRACEFUL_SIGNAL_LISTENER' })
       })
     })
     fastify.addHook('onListen', async () => signalReady())

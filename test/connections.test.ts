@@ -50,7 +50,7 @@ for (const transport of transports) {
       }
       const { code, ms } = await exited
       t.equal(code, 0)
-      t.ok(ms < 2000, `exit ${ms} ms after SIGTERM`)
+      t.ok(ms < 4000, `exit ${ms} ms after SIGTERM`)
     })
 
     t.test('an SSE stream ends with its final event within 100 ms of admission closing', async t => {
@@ -68,7 +68,7 @@ for (const transport of transports) {
       const finalEvent = (await child.waitFor(line => line.sse === 'final event')).time as number
       t.ok(finalEvent - admissionClosed <= 100, `final event ${finalEvent - admissionClosed} ms after admission closed`)
       t.equal(code, 0)
-      t.ok(ms < 2000, `SSE: exit ${ms} ms after SIGTERM`)
+      t.ok(ms < 4000, `SSE: exit ${ms} ms after SIGTERM`)
     })
 
     t.test('a long poll returns its empty answer', async t => {
@@ -80,7 +80,7 @@ for (const transport of transports) {
       const { code, ms } = await terminate(child)
       t.equal((await poll).status, 204)
       t.equal(code, 0)
-      t.ok(ms < 2000, `long poll: exit ${ms} ms after SIGTERM`)
+      t.ok(ms < 4000, `long poll: exit ${ms} ms after SIGTERM`)
     })
 
     if (transport === 'h2c' || transport === 'h2') return
@@ -97,7 +97,7 @@ for (const transport of transports) {
       const { code, ms } = await terminate(child)
       t.same(await closed, [1001, 'Server is shutting down'])
       t.equal(code, 0)
-      t.ok(ms < 2000, `WebSocket: exit ${ms} ms after SIGTERM (deadline ${DEADLINE} ms)`)
+      t.ok(ms < 4000, `WebSocket: exit ${ms} ms after SIGTERM (deadline ${DEADLINE} ms)`)
     })
   })
 }
@@ -143,7 +143,10 @@ t.test('h2c: a stream whose request body never ends is cut at the drain deadline
   const { code, ms } = await terminate(child)
   t.equal(await status, 503, 'the stream got a clean 503 at the drain deadline')
   t.equal(code, 1, 'a request was cut: exit 1')
-  t.ok(ms < 1500 + 500, `exit ${ms} ms after SIGTERM (timeout 1500 ms)`)
+  const begun = child.lines.find(line => line.graceful?.event === 'start')!
+  const exit = child.lines.find(line => line.exit !== undefined)!
+  t.ok(exit.time - begun.time <= 1500 + 50, `exit ${exit.time - begun.time} ms after the shutdown began (timeout 1500 ms)`)
+  t.ok(ms < 1500 + 3000, `(${ms} ms as the test runner saw it)`)
 })
 
 t.test('h2 with allowHTTP1: an idle HTTP/1 keep-alive socket does not hold the exit', async t => {
@@ -155,5 +158,5 @@ t.test('h2 with allowHTTP1: an idle HTTP/1 keep-alive socket does not hold the e
   t.equal(answer.headers?.connection, 'keep-alive')
   const { code, ms } = await terminate(child)
   t.equal(code, 0)
-  t.ok(ms < 2000, `exit ${ms} ms after SIGTERM with an idle HTTP/1 socket open`)
+  t.ok(ms < 4000, `exit ${ms} ms after SIGTERM with an idle HTTP/1 socket open`)
 })
