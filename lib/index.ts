@@ -59,12 +59,9 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
         exit: options.exit,
         shutdown: sequence.shutdown,
         flush: () => reporter.flush(Math.max(0, Math.min(sequence.remaining(), 1000))),
-        interrupted: what => fastify.log.error({ graceful: { event: 'interrupted', cause: what } }, `${what} during the graceful shutdown: exiting at once with code 1`)
+        interrupted: reporter.interrupted
       })
-      warnAboutNeighbours(signals, options.timeout, message => {
-        fastify.log.warn({ graceful: { event: 'warning' } }, message)
-        process.emitWarning(message, { code: 'FST_GRACEFUL_SIGNAL_LISTENER' })
-      })
+      warnAboutNeighbours(signals, options.timeout, reporter.warning)
     })
     fastify.addHook('onListen', async () => signalReady())
   }

@@ -35,6 +35,10 @@ export interface Reporter {
   summary (facts: Facts): ShutdownSummary
   /** Lets a log transport write out the last lines before the process exits, within `ms`. */
   flush (ms: number): Promise<void>
+  /** A second signal or error: the process ends at once. */
+  interrupted (what: string): void
+  /** Something at startup that will spoil a shutdown: a log line and a process warning (seen whatever the log level). */
+  warning (message: string): void
 }
 
 const round = (value: number): number => Math.round(value * 10) / 10
@@ -107,6 +111,15 @@ export function createReporter (fastify: FastifyInstance): Reporter {
       else log.warn({ graceful: { event: 'end', ...summary } }, line)
       if (endChannel.hasSubscribers) endChannel.publish({ fastify, summary })
       return summary
+    },
+
+    interrupted (what) {
+      log.error({ graceful: { event: 'interrupted', cause: what } }, `${what} during the graceful shutdown: exiting at once with code 1`)
+    },
+
+    warning (message) {
+      log.warn({ graceful: { event: 'warning' } }, message)
+      process.emitWarning(message, { code: 'FST_GRACEFUL_SIGNAL_LISTENER' })
     },
 
     flush (ms) {
