@@ -32,7 +32,7 @@ async function startCli (t: { teardown (fn: () => void): void }, extra: string[]
     child.once('exit', () => reject(new Error(`fastify-cli exited before listening: ${stderr}`)))
   })
   await listening
-  const exited = once(child, 'exit').then(([code]) => ({ code: code as number, at: Date.now() }))
+  const exited = once(child, 'close').then(([code]) => ({ code: code as number, at: Date.now() }))
   const get = (path: string) => new Promise<{ status?: number, error?: string }>(resolve => {
     http.get({ socketPath, path }, res => { res.resume(); res.on('end', () => resolve({ status: res.statusCode })) })
       .on('error', err => resolve({ error: (err as NodeJS.ErrnoException).code }))

@@ -44,7 +44,8 @@ export async function start (file: string, args: unknown = {}, t?: { teardown (f
       }
     }
   })
-  const exit = once(child, 'exit').then(([code, signal]) => ({ code, signal, at: Date.now() }))
+  // 'close', not 'exit': only then has every line the child wrote been read.
+  const exit = once(child, 'close').then(([code, signal]) => ({ code, signal, at: Date.now() }))
 
   function waitFor (match: (line: Record<string, any>) => boolean, ms = 10_000): Promise<Record<string, any>> {
     const seen = lines.find(match)
