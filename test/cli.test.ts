@@ -7,17 +7,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import t from 'tap'
-import { fixture } from './helpers/child.ts'
+import { fixture, nodeArgs, nodeEnv } from './helpers/child.ts'
 import { cliGraceDelay, CLI_GRACE_DELAY, readCommandLine } from '../lib/neighbours.ts'
 
 const cli = createRequire(import.meta.url).resolve('fastify-cli/cli.js')
 
 async function startCli (t: { teardown (fn: () => void): void }, extra: string[], env: Record<string, string> = {}) {
   const socketPath = join(tmpdir(), `fastify-graceful-cli-${process.pid}-${Math.random().toString(36).slice(2)}.sock`)
-  // tap hides process warnings from children on some Node lines; this test asserts on one.
-  const nodeOptions = (process.env.NODE_OPTIONS ?? '').replace('--no-warnings', '')
-  const child = spawn(process.execPath, [...process.execArgv, cli, 'start', '-l', 'info', '-s', socketPath, ...extra, fixture('cli-app.ts')], {
-    env: { ...process.env, NODE_OPTIONS: nodeOptions, ...env },
+  const child = spawn(process.execPath, [...nodeArgs(), cli, 'start', '-l', 'info', '-s', socketPath, ...extra, fixture('cli-app.ts')], {
+    env: nodeEnv(env),
     stdio: ['ignore', 'pipe', 'pipe']
   })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })

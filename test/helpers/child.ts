@@ -17,16 +17,25 @@ export interface Child {
   stderr: () => string
 }
 
+/** The test's own loader and coverage flags, less the --no-warnings that tap adds on some Node lines. */
+export function nodeArgs (): string[] {
+  return process.execArgv.filter(arg => arg !== '--no-warnings')
+}
+
+/** The environment for a child: process warnings are part of what is tested. */
+export function nodeEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, NODE_OPTIONS: (process.env.NODE_OPTIONS ?? '').replace('--no-warnings', ''), ...extra }
+}
+
 export function fixture (name: string): string {
   return fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url))
 }
 
 /** Starts a fixture under the same loader as the test (TypeScript, coverage) and waits until it listens. */
 export async function start (file: string, args: unknown = {}, t?: { teardown (fn: () => void): void }, spawnOptions: { env?: Record<string, string>, ipc?: boolean } = {}): Promise<Child> {
-  const child = spawn(process.execPath, [...process.execArgv, fixture(file), JSON.stringify(args)], {
+  const child = spawn(process.execPath, [...nodeArgs(), fixture(file), JSON.stringify(args)], {
     stdio: ['ignore', 'pipe', 'pipe', ...(spawnOptions.ipc === true ? ['ipc' as const] : [])],
-    // Some Node lines get --no-warnings from tap; the fixtures' process warnings are part of what is tested.
-    env: { ...process.env, NODE_OPTIONS: (process.env.NODE_OPTIONS ?? '').replace('--no-warnings', ''), ...spawnOptions.env }
+    env: nodeEnv(spawnOptions.env)
   })
   t?.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   const lines: Array<Record<string, any>> = []
