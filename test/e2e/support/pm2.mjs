@@ -1,0 +1,1 @@
+export async function runPm2Reload () { throw new Error('todo') }
