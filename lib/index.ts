@@ -1,1 +1,66 @@
-export const placeholder = true
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import type { DrainResult } from './drain.ts'
+import { createGate } from './gate.ts'
+import { createHooks, type ShutdownHook, type ShutdownHookOptions } from './hooks.ts'
+import { createInflight } from './inflight.ts'
+import { resolveOptions, type FastifyGracefulOptions } from './options.ts'
+import { createSequence } from './sequence.ts'
+import { enroll } from './signals.ts'
+
+export type { DrainResult } from './drain.ts'
+export type { ShutdownCause, ShutdownHook, ShutdownHookContext, ShutdownHookOptions } from './hooks.ts'
+export type { FastifyGracefulOptions, ShutdownSignal } from './options.ts'
+export type { ShutdownSummary } from './report.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** True from the first moment of a shutdown (signal, crash, app.drain() or app.close()). */
+    readonly isShuttingDown: boolean
+    /** Close admission and wait (bounded) for the requests in flight; the instance stays open. */
+    drain (): Promise<DrainResult>
+    /** Cleanup to run after the last request, in reverse order of registration, each within its own time limit. */
+    addShutdownHook (fn: ShutdownHook, options?: ShutdownHookOptions): void
+    addShutdownHook (name: string, fn: ShutdownHook, options?: ShutdownHookOptions): void
+  }
+}
+
+const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastifyGraceful (fastify: FastifyInstance, rawOptions) {
+  const options = resolveOptions(rawOptions as Record<string, unknown>)
+  const inflight = createInflight()
+  const gate = createGate(inflight, options.retryAfter)
+  const hooks = createHooks(options.hookTimeout)
+  const sequence = createSequence(fastify, options, gate, inflight, hooks)
+
+  fastify.decorate('isShuttingDown', { getter: () => sequence.isShuttingDown })
+  fastify.decorate('drain', () => sequence.drain())
+  fastify.decorate('addShutdownHook', (nameOrFn: unknown, fnOrOptions?: unknown, maybeOptions?: unknown) => hooks.add(nameOrFn, fnOrOptions, maybeOptions))
+
+  fastify.addHook('onRequest', gate.onRequest)
+  fastify.addHook('preClose', sequence.preClose)
+
+  let leave = (): void => {}
+  if (options.signals !== false) {
+    const signals = options.signals
+    fastify.addHook('onReady', async () => {
+      leave = enroll({
+        signals,
+        timeout: options.timeout,
+        exit: options.exit,
+        shutdown: sequence.shutdown,
+        interrupted: what => fastify.log.error({ graceful: { event: 'interrupted', cause: what } }, `${what} during the graceful shutdown: exiting at once with code 1`)
+      })
+    })
+  }
+  fastify.addHook('onClose', async () => {
+    leave()
+    await sequence.onClose()
+  })
+}
+
+export const fastifyGraceful = fp(plugin, { fastify: '5.x', name: 'fastify-graceful' })
+export default fastifyGraceful
+
+// require('fastify-graceful') gives the plugin itself, with the named exports on it as well.
+Object.assign(fastifyGraceful, { default: fastifyGraceful, fastifyGraceful })
+export { fastifyGraceful as 'module.exports' }

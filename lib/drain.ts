@@ -1,0 +1,86 @@
+import type { FastifyReply } from 'fastify'
+import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { askToClose, isHttp1, type Gate } from './gate.ts'
+import type { Inflight } from './inflight.ts'
+
+export interface DrainResult {
+  /** Requests in flight when admission closed. */
+  inflight: number
+  /** Of those, how many finished on their own. */
+  completed: number
+  /** Of those, how many were cut at the drain deadline (503 if nothing was sent yet, else the connection closed). */
+  cut: number
+  /** New requests refused with 503 while draining. */
+  refused: number
+  /** How long the drain took, in ms. */
+  durationMs: number
+  /** True when the drain deadline came before the last in-flight request finished. */
+  timedOut: boolean
+}
+
+/**
+ * How long after the last keep-alive response the drain keeps idle connections open, so that a client
+ * that was just handed one sends its next request into a clean 503 instead of racing a socket close.
+ */
+export const LINGER_MS = 25
+
+const CUT_BODY = JSON.stringify({ statusCode: 503, code: 'FST_GRACEFUL_SHUTTING_DOWN', error: 'Service Unavailable', message: 'Server is shutting down: the request did not finish before the deadline' })
+
+/** A request that is already streaming its response keeps its connection until it ends; then the connection goes. */
+function release (reply: FastifyReply): void {
+  if (!reply.raw.headersSent) {
+    askToClose(reply)
+  } else if (isHttp1(reply)) {
+    const socket = reply.request.raw.socket
+    reply.raw.once('close', () => socket.end())
+  }
+}
+
+/** Answer what can still be answered, close what cannot: nothing is left hanging without a reply. */
+function cut (reply: FastifyReply, retryAfter: number | false): void {
+  const res = reply.raw
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  const headers: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(CUT_BODY) }
+  if (retryAfter !== false) headers['retry-after'] = retryAfter
+  if (isHttp1(reply)) headers.connection = 'close'
+  res.writeHead(503, headers)
+  res.end(CUT_BODY)
+}
+
+function within (work: Promise<void>, ms: number): Promise<boolean> {
+  if (ms <= 0) return Promise.resolve(false)
+  const ac = new AbortController()
+  return Promise.race([
+    work.then(() => { ac.abort(); return true }),
+    sleep(ms, false, { signal: ac.signal }).catch(() => true)
+  ])
+}
+
+export function drain (gate: Gate, inflight: Inflight, drainBy: number, retryAfter: number | false): Promise<DrainResult> {
+  const startedAt = performance.now()
+  const lastKeepAlive = inflight.lastSettledAt
+  gate.close()
+  const before = inflight.size
+  for (const reply of inflight.replies()) release(reply)
+
+  return within(inflight.whenIdle(), drainBy - startedAt).then(async finished => {
+    const left = [...inflight.replies()]
+    for (const reply of left) cut(reply, retryAfter)
+    if (finished) {
+      const linger = Math.min(lastKeepAlive + LINGER_MS, drainBy) - performance.now()
+      if (linger > 0) await sleep(linger)
+    }
+    return {
+      inflight: before,
+      completed: before - left.length,
+      cut: left.length,
+      refused: gate.refused,
+      durationMs: performance.now() - startedAt,
+      timedOut: !finished
+    }
+  })
+}

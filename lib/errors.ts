@@ -1,0 +1,44 @@
+import createError from '@fastify/error'
+import { inspect } from 'node:util'
+
+/** Renders a user's value for an error message: short, unambiguous, never throws. */
+export function show (value: unknown): string {
+  return inspect(value, { depth: 1, breakLength: Infinity, maxStringLength: 60 })
+}
+
+export const FST_GRACEFUL_INVALID_OPTION = createError<'FST_GRACEFUL_INVALID_OPTION', [string, string, string]>(
+  'FST_GRACEFUL_INVALID_OPTION',
+  'fastify-graceful: option "%s" must be %s, got %s',
+  500,
+  TypeError
+)
+
+export const FST_GRACEFUL_UNKNOWN_OPTION = createError<'FST_GRACEFUL_UNKNOWN_OPTION', [string, string, string]>(
+  'FST_GRACEFUL_UNKNOWN_OPTION',
+  'fastify-graceful: unknown option "%s" (got %s); known options are: %s',
+  500,
+  TypeError
+)
+
+export const FST_GRACEFUL_INVALID_HOOK = createError<'FST_GRACEFUL_INVALID_HOOK', [string, string, string]>(
+  'FST_GRACEFUL_INVALID_HOOK',
+  'fastify-graceful: addShutdownHook "%s" must be %s, got %s',
+  500,
+  TypeError
+)
+
+export const FST_GRACEFUL_HOOK_AFTER_SHUTDOWN = createError<'FST_GRACEFUL_HOOK_AFTER_SHUTDOWN', [string, string]>(
+  'FST_GRACEFUL_HOOK_AFTER_SHUTDOWN',
+  'fastify-graceful: cannot add shutdown hook "%s": shutdown already began (cause: %s)'
+)
+
+export const FST_GRACEFUL_HOOK_TIMEOUT = createError<'FST_GRACEFUL_HOOK_TIMEOUT', [string, number]>(
+  'FST_GRACEFUL_HOOK_TIMEOUT',
+  'fastify-graceful: shutdown hook "%s" did not finish within %d ms'
+)
+
+export const FST_GRACEFUL_SHUTTING_DOWN = createError<'FST_GRACEFUL_SHUTTING_DOWN', []>(
+  'FST_GRACEFUL_SHUTTING_DOWN',
+  'Server is shutting down',
+  503
+)

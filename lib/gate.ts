@@ -1,0 +1,69 @@
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
+import type { Inflight } from './inflight.ts'
+
+/** Why a request is let through, or how it is turned away, depends only on this. */
+type Admission = 'open' | 'closing' | 'closed'
+
+export interface Gate {
+  onRequest: onRequestHookHandler
+  /** Keep serving, but ask every client to take its connection elsewhere (the delay window). */
+  announce (): void
+  /** From now on new requests are refused with 503. */
+  close (): void
+  readonly closed: boolean
+  /** Requests refused since admission closed. */
+  readonly refused: number
+}
+
+/** HTTP/2 forbids the Connection header; its sessions are closed with GOAWAY instead. */
+export function isHttp1 (reply: FastifyReply): boolean {
+  return reply.request.raw.httpVersionMajor < 2
+}
+
+/** Ask the client not to reuse this connection after this response (HTTP/1 only, before headers go out). */
+export function askToClose (reply: FastifyReply): void {
+  if (isHttp1(reply) && !reply.raw.headersSent) reply.raw.setHeader('connection', 'close')
+}
+
+export function createGate (inflight: Inflight, retryAfter: number | false): Gate {
+  let admission: Admission = 'open'
+  let refused = 0
+  const body = JSON.stringify({ statusCode: 503, code: 'FST_GRACEFUL_SHUTTING_DOWN', error: 'Service Unavailable', message: 'Server is shutting down' })
+
+  function refuse (reply: FastifyReply): void {
+    refused++
+    reply.code(503).header('content-type', 'application/json; charset=utf-8')
+    if (retryAfter !== false) reply.header('retry-after', retryAfter)
+    if (isHttp1(reply)) reply.header('connection', 'close')
+    reply.send(body)
+  }
+
+  function onRequest (this: unknown, _request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+    if (admission === 'open') {
+      inflight.track(reply)
+      done()
+    } else if (admission === 'closing') {
+      askToClose(reply)
+      inflight.track(reply)
+      done()
+    } else {
+      refuse(reply)
+    }
+  }
+
+  return {
+    onRequest,
+    announce () {
+      if (admission === 'open') admission = 'closing'
+    },
+    close () {
+      admission = 'closed'
+    },
+    get closed () {
+      return admission === 'closed'
+    },
+    get refused () {
+      return refused
+    }
+  }
+}

@@ -1,0 +1,110 @@
+import { performance } from 'node:perf_hooks'
+import { FST_GRACEFUL_HOOK_AFTER_SHUTDOWN, FST_GRACEFUL_HOOK_TIMEOUT, FST_GRACEFUL_INVALID_HOOK, show } from './errors.ts'
+import { checkDuration } from './options.ts'
+
+export type ShutdownCause = string
+
+export interface ShutdownHookContext {
+  /** Aborts when the hook's time limit is reached: pass it on to whatever the hook waits for. */
+  signal: AbortSignal
+  /** What started the shutdown: a signal name, 'error', 'close' or 'drain'. */
+  cause: ShutdownCause
+}
+
+export type ShutdownHook = (context: ShutdownHookContext) => unknown
+
+export interface ShutdownHookOptions {
+  /** Time limit in ms for this hook; defaults to the plugin's hookTimeout. */
+  timeout?: number
+}
+
+export interface HookOutcome {
+  name: string
+  outcome: 'ok' | 'failed' | 'timeout'
+  durationMs: number
+  error?: unknown
+}
+
+interface Hook {
+  name: string
+  fn: ShutdownHook
+  timeout: number
+}
+
+export interface Hooks {
+  add (nameOrFn: unknown, fnOrOptions?: unknown, maybeOptions?: unknown): void
+  /** Once a shutdown has begun, adding a hook is an error rather than a hook that never runs. */
+  freeze (cause: ShutdownCause): void
+  /** The time the hooks may need, out of `budget` ms: their limits added up, at most half the budget. */
+  reserve (budget: number): number
+  run (cause: ShutdownCause, deadline: number, onOutcome: (outcome: HookOutcome) => void): Promise<HookOutcome[]>
+}
+
+function parse (hookTimeout: number, count: number, nameOrFn: unknown, fnOrOptions: unknown, maybeOptions: unknown): Hook {
+  const named = typeof nameOrFn === 'string'
+  const fn = named ? fnOrOptions : nameOrFn
+  const options = (named ? maybeOptions : fnOrOptions) ?? {}
+  if (named && nameOrFn.length === 0) throw new FST_GRACEFUL_INVALID_HOOK('name', 'a non-empty string', show(nameOrFn))
+  if (typeof fn !== 'function') throw new FST_GRACEFUL_INVALID_HOOK(named ? nameOrFn : 'fn', 'a function', show(fn))
+  const name = named ? nameOrFn : (fn.name || `hook #${count + 1}`)
+  if (typeof options !== 'object' || Array.isArray(options)) throw new FST_GRACEFUL_INVALID_HOOK(name, 'given an options object', show(options))
+  const { timeout, ...unknown } = options as Record<string, unknown>
+  const extra = Object.keys(unknown)
+  if (extra.length > 0) throw new FST_GRACEFUL_INVALID_HOOK(name, 'given only the option "timeout"', show(unknown))
+  return { name, fn: fn as ShutdownHook, timeout: timeout === undefined ? hookTimeout : checkDuration(`${name}: timeout`, timeout) }
+}
+
+/** Runs one hook against its limit; whatever it does later is caught, so a late rejection cannot crash the process. */
+async function runOne (hook: Hook, cause: ShutdownCause, limit: number): Promise<HookOutcome> {
+  const startedAt = performance.now()
+  const done = (outcome: HookOutcome['outcome'], error?: unknown): HookOutcome =>
+    ({ name: hook.name, outcome, durationMs: performance.now() - startedAt, ...(error === undefined ? {} : { error }) })
+  if (limit <= 0) return done('timeout', new FST_GRACEFUL_HOOK_TIMEOUT(hook.name, 0))
+
+  const controller = new AbortController()
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<'timeout'>(resolve => {
+    timer = setTimeout(() => {
+      controller.abort(new FST_GRACEFUL_HOOK_TIMEOUT(hook.name, Math.round(limit)))
+      resolve('timeout')
+    }, limit)
+  })
+  const work = Promise.resolve()
+    .then(() => hook.fn({ signal: controller.signal, cause }))
+    .then(() => 'ok' as const, (error: unknown) => ({ error }))
+  const result = await Promise.race([work, expired])
+  clearTimeout(timer)
+  if (result === 'ok') return done('ok')
+  if (result === 'timeout') return done('timeout', controller.signal.reason)
+  return done('failed', result.error)
+}
+
+export function createHooks (hookTimeout: number): Hooks {
+  const hooks: Hook[] = []
+  let frozenBy: ShutdownCause | null = null
+
+  return {
+    add (nameOrFn, fnOrOptions, maybeOptions) {
+      const hook = parse(hookTimeout, hooks.length, nameOrFn, fnOrOptions, maybeOptions)
+      if (frozenBy !== null) throw new FST_GRACEFUL_HOOK_AFTER_SHUTDOWN(hook.name, frozenBy)
+      hooks.push(hook)
+    },
+    freeze (cause) {
+      frozenBy ??= cause
+    },
+    reserve (budget) {
+      const needed = hooks.reduce((sum, hook) => sum + hook.timeout, 0)
+      return Math.min(needed, budget / 2)
+    },
+    async run (cause, deadline, onOutcome) {
+      const outcomes: HookOutcome[] = []
+      for (const hook of [...hooks].reverse()) {
+        const limit = Math.min(hook.timeout, deadline - performance.now())
+        const outcome = await runOne(hook, cause, limit)
+        onOutcome(outcome)
+        outcomes.push(outcome)
+      }
+      return outcomes
+    }
+  }
+}

@@ -1,0 +1,93 @@
+import { FST_GRACEFUL_INVALID_OPTION, FST_GRACEFUL_UNKNOWN_OPTION, show } from './errors.ts'
+
+/** Signals a shutdown can be bound to: the ones process managers send to ask a process to stop. */
+export const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'] as const
+export type ShutdownSignal = typeof SHUTDOWN_SIGNALS[number]
+
+export interface FastifyGracefulOptions {
+  /** Hard deadline in ms from the start of shutdown to exit. Default 30000. */
+  timeout?: number
+  /** Default time limit in ms for each shutdown hook. Default 10000. */
+  hookTimeout?: number
+  /** Signals that start a shutdown; false installs no process listener at all. Default ['SIGTERM', 'SIGINT']. */
+  signals?: ShutdownSignal[] | false
+  /** Exit the process after a shutdown caused by a signal or a crash. Default true. */
+  exit?: boolean
+  /** Seconds for the Retry-After header of refused requests; false omits the header. Default 1. */
+  retryAfter?: number | false
+}
+
+export interface ResolvedOptions {
+  timeout: number
+  hookTimeout: number
+  signals: ShutdownSignal[] | false
+  exit: boolean
+  retryAfter: number | false
+}
+
+export const DEFAULTS: ResolvedOptions = {
+  timeout: 30_000,
+  hookTimeout: 10_000,
+  signals: ['SIGTERM', 'SIGINT'],
+  exit: true,
+  retryAfter: 1
+}
+
+/** Node clamps longer timers to 1 ms, so a longer time would silently mean "now". */
+const MAX_TIMER = 2 ** 31 - 1
+
+/** Options Fastify itself reads from every register() call and passes on to the plugin. */
+const REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers']
+
+function invalid (name: string, expected: string, value: unknown): Error {
+  return new FST_GRACEFUL_INVALID_OPTION(name, expected, show(value))
+}
+
+/** A duration in ms: a finite number above 0 that a Node timer can hold. */
+export function checkDuration (name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_TIMER) {
+    throw invalid(name, `a number of milliseconds above 0 and at most ${MAX_TIMER}`, value)
+  }
+  return value
+}
+
+function checkSignals (value: unknown): ShutdownSignal[] | false {
+  if (value === false) return false
+  const expected = `false or an array of ${SHUTDOWN_SIGNALS.join(', ')}`
+  if (!Array.isArray(value)) throw invalid('signals', expected, value)
+  for (const signal of value) {
+    if (!(SHUTDOWN_SIGNALS as readonly unknown[]).includes(signal)) throw invalid('signals', expected, signal)
+  }
+  return [...new Set(value as ShutdownSignal[])]
+}
+
+function checkRetryAfter (value: unknown): number | false {
+  if (value === false) return false
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw invalid('retryAfter', 'false or a whole number of seconds, 0 or more', value)
+  }
+  return value
+}
+
+function checkBoolean (name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw invalid(name, 'true or false', value)
+  return value
+}
+
+/** Defaults filled in and every value checked, so that nothing wrong waits until a shutdown to surface. */
+export function resolveOptions (options: Record<string, unknown>): ResolvedOptions {
+  const known = Object.keys(DEFAULTS)
+  for (const name of Object.keys(options)) {
+    if (!known.includes(name) && !REGISTER_OPTIONS.includes(name)) {
+      throw new FST_GRACEFUL_UNKNOWN_OPTION(name, show(options[name]), known.join(', '))
+    }
+  }
+  const given = (name: keyof ResolvedOptions): unknown => options[name] === undefined ? DEFAULTS[name] : options[name]
+  return {
+    timeout: checkDuration('timeout', given('timeout')),
+    hookTimeout: checkDuration('hookTimeout', given('hookTimeout')),
+    signals: checkSignals(given('signals')),
+    exit: checkBoolean('exit', given('exit')),
+    retryAfter: checkRetryAfter(given('retryAfter'))
+  }
+}
