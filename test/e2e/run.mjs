@@ -54,7 +54,7 @@ if (which === 'haproxy') {
 }
 
 if (values.json) {
-  process.stdout.write(JSON.stringify(results) + '\n')
+  process.stdout.write(JSON.stringify({ results, table: table(which, results) }) + '\n')
 } else {
   console.log(table(which, results))
   for (const r of results) {
