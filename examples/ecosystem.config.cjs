@@ -22,6 +22,9 @@ module.exports = {
     // pm2 stops a worker with SIGINT (the plugin listens for SIGINT and SIGTERM), then SIGKILLs it after
     // kill_timeout: keep it above the plugin's `timeout` (25 s in app.mjs) so the plugin always exits first.
     kill_timeout: 30_000,
-    env: { NODE_ENV: 'production', PORT: process.env.PORT ?? '3000', ...passThrough }
+    // The pm2 daemon keeps handing new connections to a stopping worker until it stops listening, and
+    // keep-alive clients stay on it: 1 s of serving with `Connection: close` moves them all to the
+    // other workers before admission closes (with no delay, requests arriving during the drain get 503).
+    env: { NODE_ENV: 'production', PORT: process.env.PORT ?? '3000', GRACEFUL_DELAY: '1000', ...passThrough }
   }]
 }

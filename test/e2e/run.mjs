@@ -18,6 +18,7 @@ const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: {
     only: { type: 'string' },
+    app: { type: 'string' }, // run this app file instead (debugging)
     restarts: { type: 'string', default: '10' },
     reloads: { type: 'string', default: '3' },
     json: { type: 'boolean', default: false },
@@ -37,7 +38,7 @@ if (which === 'haproxy') {
   for (const name of cases) {
     results.push(await runRollingRestart({
       name,
-      app: APPS[name],
+      app: values.app ?? APPS[name],
       restarts: Number(values.restarts),
       keep: values.keep,
       // The plugin: readiness fails at once, keep serving for longer than HAProxy's fall*inter.
@@ -46,7 +47,7 @@ if (which === 'haproxy') {
   }
 } else if (which === 'pm2') {
   for (const name of cases) {
-    results.push(await runPm2Reload({ name, app: APPS[name], reloads: Number(values.reloads), keep: values.keep }))
+    results.push(await runPm2Reload({ name, app: values.app ?? APPS[name], reloads: Number(values.reloads), keep: values.keep }))
   }
 } else {
   console.error('usage: node test/e2e/run.mjs haproxy|pm2 [--only plugin|plain] [--json] [--keep]')

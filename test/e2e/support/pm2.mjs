@@ -30,6 +30,17 @@ function plainEcosystem (dir, app) {
   return file
 }
 
+/** examples/ecosystem.config.cjs as it is; another app file (debugging) with the same settings. */
+function pluginEcosystem (dir, app) {
+  const example = join(root, 'examples/ecosystem.config.cjs')
+  if (app === join(root, 'examples/app.mjs')) return example
+  const file = join(dir, 'plugin.config.cjs')
+  writeFileSync(file, `const config = require(${JSON.stringify(example)})
+config.apps[0].script = ${JSON.stringify(app)}
+module.exports = config\n`)
+  return file
+}
+
 /**
  * @param {object} opts
  * @param {'plugin'|'plain'} opts.name
@@ -53,7 +64,7 @@ export async function runPm2Reload ({ name, app, reloads = 3, env = {}, keep = f
   const workers = async () => JSON.parse(await pm2('jlist'))
     .filter((p) => p.name === APP_NAME)
     .map((p) => ({ id: p.pm_id, pid: p.pid, status: p.pm2_env.status }))
-  const ecosystem = name === 'plugin' ? join(root, 'examples/ecosystem.config.cjs') : plainEcosystem(dir, app)
+  const ecosystem = name === 'plain' ? plainEcosystem(dir, app) : pluginEcosystem(dir, app)
   let load
   let restarts = 0
   const reloadTimes = []
