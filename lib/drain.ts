@@ -23,7 +23,7 @@ export interface DrainResult {
  * How long after the last keep-alive response the drain keeps idle connections open, so that a client
  * that was just handed one sends its next request into a clean 503 instead of racing a socket close.
  */
-export const LINGER_MS = 25
+export const LINGER_MS = 250
 
 const CUT_BODY = JSON.stringify({ statusCode: 503, code: 'FST_GRACEFUL_SHUTTING_DOWN', error: 'Service Unavailable', message: 'Server is shutting down: the request did not finish before the deadline' })
 

@@ -20,6 +20,12 @@ export interface Participant {
 const participants = new Set<Participant>()
 let listeners: { uninstall (): void } | null = null
 let running = false
+/** The participants of the shutdown under way: they hear of a second signal even after they left. */
+let involved: Participant[] = []
+
+function interrupt (what: string): void {
+  for (const participant of involved) participant.interrupted(what)
+}
 
 const CLOSE_WITH_GRACE_SIGNALS = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGSEGV', 'SIGUSR2', 'SIGTERM'] as const
 
@@ -33,14 +39,14 @@ function install (): void {
     delay: false,
     logger: false,
     skip,
-    onSecondSignal: signal => { for (const participant of participants) participant.interrupted(`second ${signal}`) },
-    onSecondError: () => { for (const participant of participants) participant.interrupted('second uncaught error') }
+    onSecondSignal: signal => interrupt(`second ${signal}`),
+    onSecondError: () => interrupt('second uncaught error')
   }, ({ signal, err }) => run(signal ?? 'error', err))
 }
 
 async function run (cause: ShutdownCause, error: unknown): Promise<void> {
   running = true
-  const all = [...participants]
+  const all = involved = [...participants]
   const limit = Math.max(...all.map(participant => participant.timeout))
   const exit = all.every(participant => participant.exit)
   // The last word on the deadline, whatever hangs: participants bound their own work well before this.
@@ -60,4 +66,3 @@ export function enroll (participant: Participant): () => void {
     if (participants.delete(participant) && !running) install()
   }
 }
-

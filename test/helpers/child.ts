@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+
+export interface Child {
+  process: ChildProcess
+  ports: number[]
+  /** The line the fixture printed once it listened. */
+  ready: Record<string, any>
+  /** Every JSON line the child printed so far (its own events and its pino logs). */
+  lines: Array<Record<string, any>>
+  /** Resolves with the first line that matches, within `ms`. */
+  waitFor (match: (line: Record<string, any>) => boolean, ms?: number): Promise<Record<string, any>>
+  /** Resolves with the exit code and the time from `since` (ms, Date.now clock), within `ms`. */
+  exited (ms?: number): Promise<{ code: number | null, signal: NodeJS.Signals | null, at: number }>
+  stderr: () => string
+}
+
+export function fixture (name: string): string {
+  return fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url))
+}
+
+/** Starts a fixture under the same loader as the test (TypeScript, coverage) and waits until it listens. */
+export async function start (file: string, args: unknown = {}, t?: { teardown (fn: () => void): void }): Promise<Child> {
+  const child = spawn(process.execPath, [...process.execArgv, fixture(file), JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  t?.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  const lines: Array<Record<string, any>> = []
+  const watchers: Array<{ match: (line: Record<string, any>) => boolean, resolve: (line: Record<string, any>) => void }> = []
+  let stderr = ''
+  child.stderr!.on('data', chunk => { stderr += chunk })
+  createInterface({ input: child.stdout! }).on('line', text => {
+    let line: Record<string, any>
+    try { line = JSON.parse(text) } catch { line = { text } }
+    lines.push(line)
+    for (const watcher of [...watchers]) {
+      if (watcher.match(line)) {
+        watchers.splice(watchers.indexOf(watcher), 1)
+        watcher.resolve(line)
+      }
+    }
+  })
+  const exit = once(child, 'exit').then(([code, signal]) => ({ code, signal, at: Date.now() }))
+
+  function waitFor (match: (line: Record<string, any>) => boolean, ms = 10_000): Promise<Record<string, any>> {
+    const seen = lines.find(match)
+    if (seen !== undefined) return Promise.resolve(seen)
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no matching line within ${ms} ms; stderr: ${stderr}; lines: ${JSON.stringify(lines).slice(-2000)}`)), ms)
+      watchers.push({ match, resolve: line => { clearTimeout(timer); resolve(line) } })
+      exit.then(() => setImmediate(() => { clearTimeout(timer); reject(new Error(`child exited before a matching line; stderr: ${stderr}; lines: ${JSON.stringify(lines).slice(-2000)}`)) }), () => {})
+    })
+  }
+
+  const ready = await waitFor(line => Array.isArray(line.listening), 20_000)
+  return {
+    process: child,
+    ports: ready.listening,
+    ready,
+    lines,
+    waitFor,
+    stderr: () => stderr,
+    async exited (ms = 20_000) {
+      let timer: NodeJS.Timeout | undefined
+      const limit = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`child still running after ${ms} ms`)), ms) })
+      try {
+        return await Promise.race([exit, limit]) as { code: number | null, signal: NodeJS.Signals | null, at: number }
+      } finally {
+        clearTimeout(timer)
+      }
+    }
+  }
+}
+
+/** The summary line the plugin logged at the end of a shutdown, for one app label. */
+export function summaryOf (child: Child, app = 'main'): Record<string, any> | undefined {
+  return child.lines.find(line => line.graceful?.event === 'end' && line.app === app)?.graceful
+}

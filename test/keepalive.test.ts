@@ -1,0 +1,77 @@
+// The keep-alive trap (DESIGN.md): a request in flight on a keep-alive socket when close() begins.
+// Bare Fastify answers it with Connection: keep-alive and then waits keepAliveTimeout for the idle socket.
+import Fastify from 'fastify'
+import http from 'node:http'
+import { setTimeout as sleep } from 'node:timers/promises'
+import t, { type Test } from 'tap'
+import { build } from './helpers/app.ts'
+import { request } from './helpers/http.ts'
+
+async function trap (app: ReturnType<typeof Fastify>, t: Test): Promise<{ closeMs: number, connection: string | undefined, status: number | undefined }> {
+  app.get('/', async () => 'ok')
+  app.get('/slow', async () => { await sleep(300); return 'slow' })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  t.teardown(() => agent.destroy())
+  await request(port, '/', { agent })
+  const slow = request(port, '/slow', { agent })
+  await sleep(50)
+  const started = Date.now()
+  const closed = app.close().then(() => Date.now() - started)
+  const answer = await slow
+  const closeMs = await Promise.race([closed, sleep(3000, 3000)])
+  return { closeMs, connection: answer.headers?.connection, status: answer.status }
+}
+
+t.test('with the plugin, close() completes as soon as the request in flight is answered', async t => {
+  const { app } = await build({}, { keepAliveTimeout: 72_000 })
+  const { closeMs, connection, status } = await trap(app, t)
+  t.equal(status, 200)
+  t.equal(connection, 'close')
+  t.ok(closeMs < 1500, `close() took ${closeMs} ms for 250 ms of work left`)
+})
+
+t.test('bare Fastify, for reference, is still waiting on the idle keep-alive socket', async t => {
+  const app = Fastify({ keepAliveTimeout: 72_000 })
+  const { closeMs, connection, status } = await trap(app, t)
+  t.equal(status, 200)
+  t.equal(connection, 'keep-alive', 'the trap: the response keeps the socket open')
+  t.equal(closeMs, 3000, 'close() has not finished after 3 s')
+  app.server.closeAllConnections()
+})
+
+t.test('an idle keep-alive socket does not hold close()', async t => {
+  const { app } = await build({}, { keepAliveTimeout: 72_000 })
+  app.get('/', async () => 'ok')
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  const agent = new http.Agent({ keepAlive: true })
+  t.teardown(() => agent.destroy())
+  await request(port, '/', { agent })
+  await sleep(60)
+  const started = Date.now()
+  await app.close()
+  t.ok(Date.now() - started < 500, `close() took ${Date.now() - started} ms`)
+})
+
+t.test('a request on a reused keep-alive socket during the drain gets a clean 503 and the socket closes', async t => {
+  const { app } = await build({}, { keepAliveTimeout: 72_000 })
+  app.get('/', async () => 'ok')
+  app.get('/slow', async () => { await sleep(200); return 'slow' })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  t.teardown(() => agent.destroy())
+  await request(port, '/', { agent })
+  const slow = request(port, '/slow')
+  await sleep(20)
+  const drained = app.drain()
+  const refused = await request(port, '/', { agent })
+  t.equal(refused.reused, true, 'the request went out on the kept-alive socket')
+  t.equal(refused.status, 503)
+  t.equal(refused.headers?.connection, 'close')
+  t.equal((await slow).status, 200)
+  await drained
+  await app.close()
+})
