@@ -25,7 +25,8 @@ export function haproxyVersion () {
  *   non-idempotent methods: POST is retried only when the connection itself failed.
  * - `http-reuse safe` (the default, spelled out): server connections are kept alive and shared;
  *   we do not hide keep-alive races behind `option http-server-close`.
- * - `option dontlog-normal`: only abnormal sessions (errors, retries, redispatches) are logged.
+ * - `option dontlog-normal`: only abnormal sessions (errors, retries, redispatches) are logged
+ *   (E2E_HAPROXY_LOG_ALL=1 logs every request, to follow one by its x-request-id).
  */
 export function haproxyConfig ({ port, servers, socket }) {
   return `global
@@ -37,7 +38,7 @@ defaults
   mode http
   log global
   option httplog
-  option dontlog-normal
+  ${process.env.E2E_HAPROXY_LOG_ALL ? '' : 'option dontlog-normal'}
   timeout connect 1s
   timeout client 30s
   timeout server 5s
