@@ -7,6 +7,7 @@ import { runRollingRestart } from './support/rolling.mjs'
 import { haproxyVersion } from './support/haproxy.mjs'
 import { runPm2Reload } from './support/pm2.mjs'
 import { table } from './support/report.mjs'
+import { teardownAll } from './support/procs.mjs'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 export const APPS = {
@@ -26,6 +27,14 @@ const { positionals, values } = parseArgs({
   }
 })
 const which = positionals[0]
+
+// Stopped from outside (the tap test's time limit, Ctrl-C): leave no HAProxy, app or pm2 behind.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    console.error(`${signal}: tearing down`)
+    teardownAll().finally(() => process.exit(1))
+  })
+}
 const cases = values.only ? [values.only] : ['plugin', 'plain']
 const results = []
 

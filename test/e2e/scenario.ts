@@ -43,8 +43,12 @@ export function runScenario (which: 'haproxy' | 'pm2', limitMs: number): Promise
     child.stdout.on('data', (chunk: Buffer) => { stdout += chunk })
     child.stderr.on('data', (chunk: Buffer) => { stderr += chunk })
     const timer = setTimeout(() => child.kill('SIGTERM'), limitMs)
+    // The runner tears everything down on SIGTERM: make sure it gets one if this process ends first.
+    const stop = (): void => { child.kill('SIGTERM') }
+    process.once('exit', stop)
     child.on('close', (code, signal) => {
       clearTimeout(timer)
+      process.removeListener('exit', stop)
       if (code !== 0) {
         reject(new Error(`run.mjs ${which} ended with ${code ?? signal} (limit ${limitMs} ms)\n${stderr}${stdout.slice(-2000)}`))
         return

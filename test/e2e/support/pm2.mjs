@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { freePort, until } from './procs.mjs'
+import { freePort, onTeardown, until } from './procs.mjs'
 import { startLoad } from './load.mjs'
 
 const root = fileURLToPath(new URL('../../../', import.meta.url))
@@ -67,6 +67,7 @@ export async function runPm2Reload ({ name, app, reloads = 3, env = {}, keep = f
   const ecosystem = name === 'plain' ? plainEcosystem(dir, app) : pluginEcosystem(dir, app)
   let load
   let restarts = 0
+  const forget = onTeardown(() => pm2('kill'))
   const reloadTimes = []
   try {
     await pm2('start', ecosystem)
@@ -108,6 +109,7 @@ export async function runPm2Reload ({ name, app, reloads = 3, env = {}, keep = f
     }
   } finally {
     if (load) await load.stop().catch(() => {})
+    forget()
     await pm2('kill').catch((err) => { console.error(`pm2 kill failed: ${err.message}`) })
     if (!keep) rmSync(dir, { recursive: true, force: true })
   }

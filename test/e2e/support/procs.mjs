@@ -16,6 +16,20 @@ export async function freePort () {
   return port
 }
 
+/** Every process started here, and teardown steps (pm2 kill): all run if the runner is stopped by a signal. */
+const live = new Set()
+const teardowns = new Set()
+
+export function onTeardown (fn) {
+  teardowns.add(fn)
+  return () => teardowns.delete(fn)
+}
+
+export async function teardownAll () {
+  await Promise.allSettled([...teardowns].map((fn) => fn()))
+  await killAll([...live])
+}
+
 /**
  * Spawn a process whose stdout and stderr go to a log file (kept for post-mortems).
  * NODE_V8_COVERAGE is dropped: tap must not count the apps' coverage from an e2e run.
@@ -28,6 +42,9 @@ export function start (command, args, { env = {}, log, cwd } = {}) {
     child.once('exit', (code, signal) => resolve({ code, signal }))
     child.once('error', (error) => resolve({ code: null, signal: null, error }))
   })
+  const proc = { child, exited, pid: child.pid }
+  live.add(proc)
+  exited.then(() => live.delete(proc))
   if (log) {
     const out = createWriteStream(log, { flags: 'a' })
     child.stdout.pipe(out, { end: false })
@@ -37,7 +54,7 @@ export function start (command, args, { env = {}, log, cwd } = {}) {
     child.stdout.resume()
     child.stderr.resume()
   }
-  return { child, exited, pid: child.pid }
+  return proc
 }
 
 export function isRunning (proc) {
