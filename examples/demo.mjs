@@ -74,7 +74,7 @@ async function scenario (label, env) {
 }
 
 console.log(`Demo: ${WORKERS} busy keep-alive clients (GET and POST, 20-400 ms of work each) and one quiet keep-alive client\n` +
-  `(one 400 ms request in flight at SIGTERM, then idle) on an orders API; SIGTERM after 1.5 s.\n`)
+  '(one 400 ms request in flight at SIGTERM, then idle) on an orders API; SIGTERM after 1.5 s.\n')
 for (const run of [await scenario('with fastify-graceful', {}), await scenario('plain Fastify: process.on(SIGTERM, () => app.close())', { PLAIN: '1' })]) {
   console.log(`== ${run.label}`)
   console.log(`   ${run.exit}`)

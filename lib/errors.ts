@@ -20,6 +20,13 @@ export const FST_GRACEFUL_UNKNOWN_OPTION = createError<'FST_GRACEFUL_UNKNOWN_OPT
   TypeError
 )
 
+export const FST_GRACEFUL_DELAY_TOO_LONG = createError<'FST_GRACEFUL_DELAY_TOO_LONG', [number, string, number, number]>(
+  'FST_GRACEFUL_DELAY_TOO_LONG',
+  'fastify-graceful: delay (%d ms%s) leaves no room inside timeout (%d ms) for the drain and the hooks: keep at least %d ms after the delay (hookTimeout, or half of timeout if less), by raising timeout or lowering delay',
+  500,
+  RangeError
+)
+
 export const FST_GRACEFUL_INVALID_HOOK = createError<'FST_GRACEFUL_INVALID_HOOK', [string, string, string]>(
   'FST_GRACEFUL_INVALID_HOOK',
   'fastify-graceful: addShutdownHook "%s" must be %s, got %s',

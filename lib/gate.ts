@@ -4,13 +4,17 @@ import type { Inflight } from './inflight.ts'
 /** Why a request is let through, or how it is turned away, depends only on this. */
 type Admission = 'open' | 'closing' | 'closed'
 
+/** Marks a route that answers during the drain too (the health routes): set as a key of its route config. */
+export const ADMIT = Symbol('fastify-graceful.admit')
+
 export interface Gate {
   onRequest: onRequestHookHandler
+  /** Aborts when admission closes: streams and long polls end on it. */
+  readonly signal: AbortSignal
   /** Keep serving, but ask every client to take its connection elsewhere (the delay window). */
   announce (): void
   /** From now on new requests are refused with 503. */
   close (): void
-  readonly closed: boolean
   /** Requests refused since admission closed. */
   readonly refused: number
 }
@@ -25,9 +29,14 @@ export function askToClose (reply: FastifyReply): void {
   if (isHttp1(reply) && !reply.raw.headersSent) reply.raw.setHeader('connection', 'close')
 }
 
+function admitted (request: FastifyRequest): boolean {
+  return (request.routeOptions.config as unknown as Record<symbol, unknown>)[ADMIT] === true
+}
+
 export function createGate (inflight: Inflight, retryAfter: number | false): Gate {
   let admission: Admission = 'open'
   let refused = 0
+  const closing = new AbortController()
   const body = JSON.stringify({ statusCode: 503, code: 'FST_GRACEFUL_SHUTTING_DOWN', error: 'Service Unavailable', message: 'Server is shutting down' })
 
   function refuse (reply: FastifyReply): void {
@@ -38,11 +47,11 @@ export function createGate (inflight: Inflight, retryAfter: number | false): Gat
     reply.send(body)
   }
 
-  function onRequest (this: unknown, _request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+  function onRequest (this: unknown, request: FastifyRequest, reply: FastifyReply, done: () => void): void {
     if (admission === 'open') {
       inflight.track(reply)
       done()
-    } else if (admission === 'closing') {
+    } else if (admission === 'closing' || admitted(request)) {
       askToClose(reply)
       inflight.track(reply)
       done()
@@ -58,10 +67,9 @@ export function createGate (inflight: Inflight, retryAfter: number | false): Gat
     },
     close () {
       admission = 'closed'
+      closing.abort()
     },
-    get closed () {
-      return admission === 'closed'
-    },
+    signal: closing.signal,
     get refused () {
       return refused
     }

@@ -2,21 +2,24 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import type { DrainResult } from './drain.ts'
 import { createGate } from './gate.ts'
+import { addHealthRoutes } from './health.ts'
 import { createHooks, type ShutdownHook, type ShutdownHookOptions } from './hooks.ts'
 import { createInflight } from './inflight.ts'
 import { resolveOptions, type FastifyGracefulOptions } from './options.ts'
 import { createSequence } from './sequence.ts'
-import { enroll } from './signals.ts'
+import { enroll, signalReady } from './signals.ts'
 
 export type { DrainResult } from './drain.ts'
 export type { ShutdownCause, ShutdownHook, ShutdownHookContext, ShutdownHookOptions } from './hooks.ts'
-export type { FastifyGracefulOptions, ShutdownSignal } from './options.ts'
+export type { FastifyGracefulOptions, HealthOptions, ShutdownSignal } from './options.ts'
 export type { ShutdownSummary } from './report.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** True from the first moment of a shutdown (signal, crash, app.drain() or app.close()). */
     readonly isShuttingDown: boolean
+    /** Aborts when admission closes (after the delay window): end streams and long polls on it. */
+    readonly shutdownSignal: AbortSignal
     /** Close admission and wait (bounded) for the requests in flight; the instance stays open. */
     drain (): Promise<DrainResult>
     /** Cleanup to run after the last request, in reverse order of registration, each within its own time limit. */
@@ -33,11 +36,13 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   const sequence = createSequence(fastify, options, gate, inflight, hooks)
 
   fastify.decorate('isShuttingDown', { getter: () => sequence.isShuttingDown })
+  fastify.decorate('shutdownSignal', gate.signal)
   fastify.decorate('drain', () => sequence.drain())
   fastify.decorate('addShutdownHook', (nameOrFn: unknown, fnOrOptions?: unknown, maybeOptions?: unknown) => hooks.add(nameOrFn, fnOrOptions, maybeOptions))
 
   fastify.addHook('onRequest', gate.onRequest)
   fastify.addHook('preClose', sequence.preClose)
+  if (options.health !== false) addHealthRoutes(fastify, options.health, () => !sequence.isShuttingDown)
 
   let leave = (): void => {}
   if (options.signals !== false) {
@@ -51,6 +56,7 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
         interrupted: what => fastify.log.error({ graceful: { event: 'interrupted', cause: what } }, `${what} during the graceful shutdown: exiting at once with code 1`)
       })
     })
+    fastify.addHook('onListen', async () => signalReady())
   }
   fastify.addHook('onClose', async () => {
     leave()

@@ -1,4 +1,4 @@
-import { FST_GRACEFUL_INVALID_OPTION, FST_GRACEFUL_UNKNOWN_OPTION, show } from './errors.ts'
+import { FST_GRACEFUL_DELAY_TOO_LONG, FST_GRACEFUL_INVALID_OPTION, FST_GRACEFUL_UNKNOWN_OPTION, show } from './errors.ts'
 
 /** Signals a shutdown can be bound to: the ones process managers send to ask a process to stop. */
 export const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'] as const
@@ -15,6 +15,22 @@ export interface FastifyGracefulOptions {
   exit?: boolean
   /** Seconds for the Retry-After header of refused requests; false omits the header. Default 1. */
   retryAfter?: number | false
+  /**
+   * ms to keep serving after a signal, with readiness failing and every response carrying Connection: close,
+   * before admission closes. Default 0, or 5000 when KUBERNETES_SERVICE_HOST is set. Counts against `timeout`.
+   */
+  delay?: number
+  /** Readiness and liveness routes; default false: no route is added. */
+  health?: boolean | HealthOptions
+}
+
+export interface HealthOptions {
+  /** Default '/health/ready'. */
+  readiness?: string
+  /** Default '/health/live'. */
+  liveness?: string
+  /** Readiness also fails (503) while this throws or rejects. */
+  check?: () => unknown
 }
 
 export interface ResolvedOptions {
@@ -23,6 +39,14 @@ export interface ResolvedOptions {
   signals: ShutdownSignal[] | false
   exit: boolean
   retryAfter: number | false
+  delay: number
+  health: ResolvedHealth | false
+}
+
+export interface ResolvedHealth {
+  readiness: string
+  liveness: string
+  check: (() => unknown) | null
 }
 
 export const DEFAULTS: ResolvedOptions = {
@@ -30,8 +54,14 @@ export const DEFAULTS: ResolvedOptions = {
   hookTimeout: 10_000,
   signals: ['SIGTERM', 'SIGINT'],
   exit: true,
-  retryAfter: 1
+  retryAfter: 1,
+  delay: 0,
+  health: false
 }
+
+/** Kubernetes removes a terminating pod from its endpoints while SIGTERM is already on its way: keep serving meanwhile. */
+export const KUBERNETES_DELAY = 5000
+const HEALTH_DEFAULTS = { readiness: '/health/ready', liveness: '/health/live' }
 
 /** Node clamps longer timers to 1 ms, so a longer time would silently mean "now". */
 const MAX_TIMER = 2 ** 31 - 1
@@ -69,6 +99,40 @@ function checkRetryAfter (value: unknown): number | false {
   return value
 }
 
+function checkDelay (value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_TIMER) {
+    throw invalid('delay', `a number of milliseconds from 0 to ${MAX_TIMER}`, value)
+  }
+  return value
+}
+
+function checkPath (name: string, value: unknown): string {
+  if (typeof value !== 'string' || !value.startsWith('/')) throw invalid(name, 'a path starting with "/"', value)
+  return value
+}
+
+function checkHealth (value: unknown): ResolvedHealth | false {
+  if (value === false) return false
+  if (value === true) return { ...HEALTH_DEFAULTS, check: null }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('health', 'true, false or an object { readiness, liveness, check }', value)
+  const { readiness, liveness, check, ...unknown } = value as Record<string, unknown>
+  const extra = Object.keys(unknown)[0]
+  if (extra !== undefined) throw new FST_GRACEFUL_UNKNOWN_OPTION(`health.${extra}`, show(unknown[extra]), 'readiness, liveness, check')
+  if (check !== undefined && typeof check !== 'function') throw invalid('health.check', 'a function', check)
+  const resolved = {
+    readiness: checkPath('health.readiness', readiness ?? HEALTH_DEFAULTS.readiness),
+    liveness: checkPath('health.liveness', liveness ?? HEALTH_DEFAULTS.liveness),
+    check: (check ?? null) as (() => unknown) | null
+  }
+  if (resolved.readiness === resolved.liveness) throw invalid('health.liveness', `a path other than health.readiness (${show(resolved.readiness)})`, resolved.liveness)
+  return resolved
+}
+
+/** What must be left after the delay window: one hook's default limit, or half the timeout if that is less. */
+function roomAfterDelay (timeout: number, hookTimeout: number): number {
+  return Math.min(hookTimeout, timeout / 2)
+}
+
 function checkBoolean (name: string, value: unknown): boolean {
   if (typeof value !== 'boolean') throw invalid(name, 'true or false', value)
   return value
@@ -83,11 +147,20 @@ export function resolveOptions (options: Record<string, unknown>): ResolvedOptio
     }
   }
   const given = (name: keyof ResolvedOptions): unknown => options[name] === undefined ? DEFAULTS[name] : options[name]
-  return {
+  const onKubernetes = process.env.KUBERNETES_SERVICE_HOST !== undefined
+  const resolved: ResolvedOptions = {
     timeout: checkDuration('timeout', given('timeout')),
     hookTimeout: checkDuration('hookTimeout', given('hookTimeout')),
     signals: checkSignals(given('signals')),
     exit: checkBoolean('exit', given('exit')),
-    retryAfter: checkRetryAfter(given('retryAfter'))
+    retryAfter: checkRetryAfter(given('retryAfter')),
+    delay: checkDelay(options.delay ?? (onKubernetes ? KUBERNETES_DELAY : DEFAULTS.delay)),
+    health: checkHealth(given('health'))
   }
+  const room = roomAfterDelay(resolved.timeout, resolved.hookTimeout)
+  if (resolved.delay > resolved.timeout - room) {
+    const why = options.delay === undefined ? ' (the default on Kubernetes, where KUBERNETES_SERVICE_HOST is set)' : ''
+    throw new FST_GRACEFUL_DELAY_TOO_LONG(resolved.delay, why, resolved.timeout, room)
+  }
+  return resolved
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { closeAllConnections } from './connections.ts'
 import { drain, type DrainResult } from './drain.ts'
 import type { Gate } from './gate.ts'
@@ -15,7 +16,7 @@ export function exitMargin (timeout: number): number {
 
 export interface Sequence {
   readonly isShuttingDown: boolean
-  /** The signal path: drain, then fastify.close() (which runs the hooks), then the exit code. */
+  /** The signal path: delay window, drain, then fastify.close() (which runs the hooks), then the exit code. */
   shutdown (cause: ShutdownCause, error?: unknown): Promise<number>
   /** app.drain(): the drain phase on its own; the instance stays open. */
   drain (): Promise<DrainResult>
@@ -26,8 +27,8 @@ export interface Sequence {
 }
 
 /**
- * The one place that says what runs next: begin → drain → close → hooks → summary.
- * Each step runs once, whichever way in (signal, app.drain(), app.close()).
+ * The one place that says what runs next: begin → delay window → drain → close → hooks → summary.
+ * Each step runs once, whichever way in (signal, app.drain(), app.close()); only a signal waits out the delay.
  */
 export function createSequence (fastify: FastifyInstance, options: ResolvedOptions, gate: Gate, inflight: Inflight, hooks: Hooks): Sequence {
   let cause: ShutdownCause | null = null
@@ -39,8 +40,10 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
   let drainBy = 0
   let drained: Promise<DrainResult> | null = null
   let closeStartedAt = 0
+  let delayMs = 0
+  const skipDelay = new AbortController()
   let forceClose: NodeJS.Timeout | undefined
-  let finish: (summary: ShutdownSummary) => void = () => {}
+  let finish!: (summary: ShutdownSummary) => void
   const finished = new Promise<ShutdownSummary>(resolve => { finish = resolve })
 
   function begin (why: ShutdownCause, error?: unknown): void {
@@ -53,7 +56,17 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     reportStart(fastify.log, why, inflight.size, error)
   }
 
+  /** Keep serving, readiness failing and every response asking for Connection: close, until the delay is over. */
+  async function delayWindow (): Promise<void> {
+    if (options.delay === 0 || drained !== null) return
+    const startedAt = performance.now()
+    gate.announce()
+    await sleep(options.delay, undefined, { signal: skipDelay.signal }).catch(() => {})
+    delayMs = performance.now() - startedAt
+  }
+
   function drainOnce (): Promise<DrainResult> {
+    skipDelay.abort()
     if (drained === null) {
       drainBy = deadline - hooks.reserve(deadline - performance.now())
       drained = drain(gate, inflight, drainBy, options.retryAfter)
@@ -68,6 +81,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
 
     async shutdown (why, error) {
       begin(why, error)
+      await delayWindow()
       await drainOnce()
       if (!closeCalled) {
         try {
@@ -111,7 +125,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
         hooks: outcomes,
         durationMs: {
           total: endedAt - startedAt,
-          delay: 0,
+          delay: delayMs,
           drain: result.durationMs,
           close: hooksStartedAt - closeStartedAt,
           hooks: endedAt - hooksStartedAt

@@ -18,7 +18,7 @@ export interface Participant {
  * one signal shuts every instance down, and the process exits once, after all of them, with the worst code.
  */
 const participants = new Set<Participant>()
-let listeners: { uninstall (): void } | null = null
+let listeners: { close (): void, uninstall (): void } | null = null
 let running = false
 /** The participants of the shutdown under way: they hear of a second signal even after they left. */
 let involved: Participant[] = []
@@ -29,10 +29,30 @@ function interrupt (what: string): void {
 
 const CLOSE_WITH_GRACE_SIGNALS = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGSEGV', 'SIGUSR2', 'SIGTERM'] as const
 
+/** PM2 starts the app with an IPC channel and its own environment (pm_id). */
+function underPm2 (): boolean {
+  return typeof process.send === 'function' && process.env.pm_id !== undefined
+}
+
+/** PM2's way to stop an app without a signal (Windows, shutdown_with_message): treated like a signal. */
+function onMessage (message: unknown): void {
+  if (message === 'shutdown') listeners?.close()
+}
+
+let readySent = false
+/** For PM2's wait_ready: the first instance listening says so, once per process. */
+export function signalReady (): void {
+  if (readySent || !underPm2()) return
+  readySent = true
+  process.send!('ready')
+}
+
 function install (): void {
   listeners?.uninstall()
+  process.removeListener('message', onMessage)
   listeners = null
   if (participants.size === 0) return
+  if (underPm2()) process.on('message', onMessage)
   const wanted = new Set<string>([...participants].flatMap(participant => participant.signals))
   const skip = [...CLOSE_WITH_GRACE_SIGNALS.filter(signal => !wanted.has(signal)), 'beforeExit' as const]
   listeners = closeWithGrace({
@@ -41,7 +61,7 @@ function install (): void {
     skip,
     onSecondSignal: signal => interrupt(`second ${signal}`),
     onSecondError: () => interrupt('second uncaught error')
-  }, ({ signal, err }) => run(signal ?? 'error', err))
+  }, ({ signal, err, manual }) => run(signal ?? (manual === true ? 'message' : 'error'), err))
 }
 
 async function run (cause: ShutdownCause, error: unknown): Promise<void> {

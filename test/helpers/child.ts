@@ -22,8 +22,11 @@ export function fixture (name: string): string {
 }
 
 /** Starts a fixture under the same loader as the test (TypeScript, coverage) and waits until it listens. */
-export async function start (file: string, args: unknown = {}, t?: { teardown (fn: () => void): void }): Promise<Child> {
-  const child = spawn(process.execPath, [...process.execArgv, fixture(file), JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] })
+export async function start (file: string, args: unknown = {}, t?: { teardown (fn: () => void): void }, spawnOptions: { env?: Record<string, string>, ipc?: boolean } = {}): Promise<Child> {
+  const child = spawn(process.execPath, [...process.execArgv, fixture(file), JSON.stringify(args)], {
+    stdio: ['ignore', 'pipe', 'pipe', ...(spawnOptions.ipc === true ? ['ipc' as const] : [])],
+    env: { ...process.env, ...spawnOptions.env }
+  })
   t?.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   const lines: Array<Record<string, any>> = []
   const watchers: Array<{ match: (line: Record<string, any>) => boolean, resolve: (line: Record<string, any>) => void }> = []

@@ -1,0 +1,31 @@
+import type { FastifyInstance } from 'fastify'
+import { ADMIT } from './gate.ts'
+import type { ResolvedHealth } from './options.ts'
+
+/** A readiness check gets this long; a probe that waits longer than its own timeout counts as failed anyway. */
+export const CHECK_TIMEOUT = 1000
+
+/** Whether the user's check passes within its time: a throw, a rejection or a hang all mean "not ready". */
+function passes (check: () => unknown): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<boolean>(resolve => { timer = setTimeout(resolve, CHECK_TIMEOUT, false) })
+  const result = Promise.resolve().then(check).then(() => true, () => false)
+  return Promise.race([result, expired]).finally(() => clearTimeout(timer))
+}
+
+/**
+ * Readiness fails from the first moment of a shutdown, so load balancers stop sending traffic while the
+ * delay window still serves it; liveness holds until the process is gone, so nobody restarts a draining pod.
+ */
+export function addHealthRoutes (fastify: FastifyInstance, health: ResolvedHealth, serving: () => boolean): void {
+  const route = { logLevel: 'warn' as const, config: { [ADMIT]: true } }
+  fastify.get(health.readiness, route, async (_request, reply) => {
+    const ready = serving() && (health.check === null || await passes(health.check))
+    reply.code(ready ? 200 : 503).header('cache-control', 'no-store')
+    return { status: ready ? 'ok' : serving() ? 'unavailable' : 'shutting down' }
+  })
+  fastify.get(health.liveness, route, async (_request, reply) => {
+    reply.header('cache-control', 'no-store')
+    return { status: 'ok' }
+  })
+}
