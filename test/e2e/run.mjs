@@ -1,5 +1,5 @@
 // Standalone runner for the e2e scenarios: prints the side-by-side table (or JSON with --json).
-//   node test/e2e/run.mjs haproxy [--only plugin|plain] [--restarts N] [--json] [--keep]
+//   node test/e2e/run.mjs haproxy [--only plugin|plain] [--restarts N] [--delay MS] [--json] [--keep]
 //   node test/e2e/run.mjs pm2     [--only plugin|plain] [--reloads N]  [--json] [--keep]
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
@@ -20,6 +20,7 @@ const { positionals, values } = parseArgs({
   options: {
     only: { type: 'string' },
     app: { type: 'string' }, // run this app file instead (debugging)
+    delay: { type: 'string', default: '1500' }, // the plugin's delay behind HAProxy, in ms
     restarts: { type: 'string', default: '10' },
     reloads: { type: 'string', default: '3' },
     json: { type: 'boolean', default: false },
@@ -51,7 +52,7 @@ if (which === 'haproxy') {
       restarts: Number(values.restarts),
       keep: values.keep,
       // The plugin: readiness fails at once, keep serving for longer than HAProxy's fall*inter.
-      env: name === 'plugin' ? { GRACEFUL_DELAY: '1500', GRACEFUL_TIMEOUT: '10000' } : {}
+      env: name === 'plugin' ? { GRACEFUL_DELAY: values.delay, GRACEFUL_TIMEOUT: '10000' } : {}
     }))
   }
 } else if (which === 'pm2') {

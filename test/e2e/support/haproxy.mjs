@@ -82,7 +82,7 @@ export async function startHaproxy ({ dir, port, servers }) {
   return { proc, log, stats, socket, port }
 }
 
-/** `show stat` over the admin socket: { [server name]: status } for backend `app`. */
+/** `show stat` over the admin socket: { [server name]: { status, check } } for backend `app` (check: L7OK, L7STS, L4CON...). */
 export function showStat (socket) {
   return new Promise((resolve, reject) => {
     const conn = connect(socket)
@@ -99,7 +99,7 @@ export function showStat (socket) {
       for (const row of rows) {
         const cells = row.split(',')
         const rec = Object.fromEntries(cols.map((c, i) => [c, cells[i]]))
-        if (rec.pxname === 'app' && rec.svname !== 'BACKEND') status[rec.svname] = rec.status
+        if (rec.pxname === 'app' && rec.svname !== 'BACKEND') status[rec.svname] = { status: rec.status, check: rec.check_status }
       }
       resolve(status)
     })

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { freePort, start, waitExit, killAll, until, isRunning } from './procs.mjs'
-import { startHaproxy } from './haproxy.mjs'
+import { CHECK, startHaproxy } from './haproxy.mjs'
 import { startLoad } from './load.mjs'
 
 /**
@@ -42,16 +42,35 @@ export async function runRollingRestart (opts) {
     note(`${inst.name} started pid ${proc.pid}`)
     return proc
   }
-  const statusOf = async (inst) => (await haproxy.stats())[inst.name]
+  // UP with its last check passed: HAProxy has seen this instance healthy (an old UP state can
+  // outlive a process that exited faster than fall x inter).
+  const upInHaproxy = async (inst) => {
+    const { status, check } = (await haproxy.stats())[inst.name]
+    return status === 'UP' && check === 'L7OK'
+  }
+  const ready = async (inst) => {
+    try {
+      const res = await fetch(`http://127.0.0.1:${inst.port}/health/ready`)
+      await res.arrayBuffer()
+      return res.status === 200
+    } catch {
+      return false
+    }
+  }
+  // A new instance counts as back once it answers its readiness route and HAProxy then checked it.
+  const back = async (inst) => {
+    await until(async () => (await ready(inst)) || !isRunning(inst.proc), { ms: 15_000, what: `${inst.name} ready` })
+    if (!isRunning(inst.proc)) throw new Error(`${inst.name} died at start, see ${dir}`)
+    const since = Date.now()
+    await until(async () => Date.now() - since > CHECK.inter && await upInHaproxy(inst), { ms: 15_000, what: `${inst.name} UP in HAProxy` })
+  }
 
   try {
     for (const inst of instances) inst.port = await freePort()
     for (const inst of instances) launch(inst)
     haproxy = await startHaproxy({ dir, port: await freePort(), servers: instances })
     procs.push(haproxy.proc)
-    for (const inst of instances) {
-      await until(async () => (await statusOf(inst)) === 'UP', { ms: 15_000, what: `${inst.name} UP in HAProxy` })
-    }
+    for (const inst of instances) await back(inst)
     note('both UP, load starts')
     load = startLoad({ origin: `http://127.0.0.1:${haproxy.port}`, t0 })
     await sleep(1000)
@@ -71,9 +90,7 @@ export async function runRollingRestart (opts) {
       }
       note(`${inst.name} pid ${old.pid} exited ${JSON.stringify(exit)}`)
       launch(inst)
-      await until(async () => (await statusOf(inst)) === 'UP' || !isRunning(inst.proc),
-        { ms: 15_000, what: `${inst.name} UP in HAProxy` })
-      if (!isRunning(inst.proc)) throw new Error(`${inst.name} died at start, see ${dir}`)
+      await back(inst)
       note(`${inst.name} UP`)
       restartTimes.push(Date.now() - began)
       await sleep(settleMs)
