@@ -23,6 +23,7 @@ t.test('rolling restart behind HAProxy: 0 failures with the plugin', async t => 
   for (const f of plugin.failures.slice(0, 20)) t.comment(`plugin failure: ${JSON.stringify(f)}`)
   t.equal(plugin.failed, 0, `no client-visible failure with the plugin (${plugin.requests} requests, ${plugin.restarts} restarts)`)
   t.equal(plugin.forcedKills, 0, 'every instance exited by itself before the grace period')
+  t.same(plugin.exitCodes, Array(plugin.restarts).fill(0), 'every instance exited with code 0 (no deadline hit, no hook failed)')
   t.ok(plugin.restarts >= 10, 'at least 10 restarts')
   t.ok(plugin.get > 500 && plugin.post > 500, 'GET and POST load ran throughout')
   t.ok(plain.requests > 500, `plain Fastify baseline ran: ${plain.failed} failures out of ${plain.requests}`)

@@ -19,6 +19,7 @@ t.test('pm2 reload: 0 failures with the plugin', async t => {
   for (const f of plugin.failures.slice(0, 20)) t.comment(`plugin failure: ${JSON.stringify(f)}`)
   t.equal(plugin.failed, 0, `no client-visible failure with the plugin (${plugin.requests} requests, ${plugin.restarts} worker restarts)`)
   t.equal(plugin.forcedKills, 0, 'no worker outlived kill_timeout')
+  t.same(plugin.exitCodes, Array(plugin.restarts).fill(0), 'every replaced worker exited with code 0')
   t.ok(plugin.restarts >= 6, 'every reload replaced both workers')
   t.ok(plain.requests > 500, `plain Fastify baseline ran: ${plain.failed} failures out of ${plain.requests}`)
 })

@@ -14,6 +14,7 @@ export interface ScenarioResult {
   restarts: number
   reloads?: number
   forcedKills: number
+  exitCodes?: Array<number | string>
   durationMs: number
   events: Array<{ at: number, what: string }>
 }

@@ -101,7 +101,7 @@ export async function runPm2Reload ({ name, app, reloads = 3, env = {}, keep = f
       ...result,
       reloads,
       restarts,
-      forcedKills: countForcedKills(join(dir, 'pm2', 'pm2.log')),
+      ...stops(join(dir, 'pm2', 'pm2.log')),
       reloadMs: { min: Math.min(...reloadTimes), max: Math.max(...reloadTimes) },
       durationMs: Date.now() - t0,
       events,
@@ -125,11 +125,14 @@ async function reachable (port) {
   }
 }
 
-/** pm2 logs "still alive after <kill_timeout>ms, sending SIGKILL" when a worker overstays. */
-function countForcedKills (file) {
-  try {
-    return (readFileSync(file, 'utf8').match(/sending SIGKILL/g) ?? []).length
-  } catch {
-    return 0
-  }
+/**
+ * How the replaced workers ended, from pm2's own log: "App [name:_old_0] exited with code [0] via signal
+ * [SIGINT]", and "still alive after <kill_timeout>ms, sending SIGKILL" when a worker overstayed.
+ */
+function stops (file) {
+  let log = ''
+  try { log = readFileSync(file, 'utf8') } catch {}
+  const exitCodes = [...log.matchAll(/App \[[^\]]*:_old_\d+\] exited with code \[(\d+)\] via signal \[(\w+)\]/g)]
+    .map(([, code, signal]) => signal === 'SIGKILL' ? 'SIGKILL' : Number(code))
+  return { forcedKills: (log.match(/sending SIGKILL/g) ?? []).length, exitCodes }
 }

@@ -30,6 +30,7 @@ export async function runRollingRestart (opts) {
   let haproxy, load
   const restartTimes = []
   let forcedKills = 0
+  const exitCodes = []
   let generation = 0
 
   const launch = (inst) => {
@@ -89,6 +90,7 @@ export async function runRollingRestart (opts) {
         exit = await waitExit(old, 5000)
       }
       note(`${inst.name} pid ${old.pid} exited ${JSON.stringify(exit)}`)
+      exitCodes.push(exit?.code ?? exit?.signal ?? 'unknown')
       launch(inst)
       await back(inst)
       note(`${inst.name} UP`)
@@ -107,6 +109,7 @@ export async function runRollingRestart (opts) {
       ...result,
       restarts,
       forcedKills,
+      exitCodes,
       restartMs: { min: Math.min(...restartTimes), max: Math.max(...restartTimes) },
       durationMs: Date.now() - t0,
       haproxyLog: haproxy.log,
