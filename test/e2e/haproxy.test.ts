@@ -7,7 +7,7 @@ t.setTimeout(240_000)
 
 t.test('rolling restart behind HAProxy: 0 failures with the plugin', async t => {
   if (!haproxyOnPath()) {
-    t.fail('haproxy is not on PATH: this e2e test needs HAProxy 2.6+ (Debian/Ubuntu: apt-get install -y haproxy; .ci/run installs it)')
+    t.fail('haproxy is not on PATH: this e2e test needs HAProxy 2.6+ (Debian/Ubuntu: apt-get install -y haproxy, which puts it in /usr/sbin; .ci/run installs it)')
     return
   }
   if (!distBuilt()) {
