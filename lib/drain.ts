@@ -27,20 +27,21 @@ export const LINGER_MS = 250
 
 const CUT_BODY = JSON.stringify({ statusCode: 503, code: 'FST_GRACEFUL_SHUTTING_DOWN', error: 'Service Unavailable', message: 'Server is shutting down: the request did not finish before the deadline' })
 
-/** A request that is already streaming its response keeps its connection until it ends; then the connection goes. */
+/** A request that is already streaming keeps its HTTP/1 connection until it ends; then the connection goes. */
 function release (reply: FastifyReply): void {
-  if (!reply.raw.headersSent) {
-    askToClose(reply)
-  } else if (isHttp1(reply)) {
+  if (isHttp1(reply) && reply.raw.headersSent) {
     const socket = reply.request.raw.socket
     reply.raw.once('close', () => socket.end())
+  } else {
+    askToClose(reply)
   }
 }
 
 /** Answer what can still be answered, close what cannot: nothing is left hanging without a reply. */
 function cut (reply: FastifyReply, retryAfter: number | false): void {
   const res = reply.raw
-  if (res.headersSent) {
+  // Streaming, or hijacked (a WebSocket, a raw stream): no clean answer is possible any more.
+  if (res.headersSent || reply.sent) {
     res.destroy()
     return
   }
@@ -52,7 +53,6 @@ function cut (reply: FastifyReply, retryAfter: number | false): void {
 }
 
 function within (work: Promise<void>, ms: number): Promise<boolean> {
-  if (ms <= 0) return Promise.resolve(false)
   const ac = new AbortController()
   return Promise.race([
     work.then(() => { ac.abort(); return true }),
@@ -60,12 +60,21 @@ function within (work: Promise<void>, ms: number): Promise<boolean> {
   ])
 }
 
-export function drain (gate: Gate, inflight: Inflight, drainBy: number, retryAfter: number | false): Promise<DrainResult> {
+export interface DrainParts {
+  gate: Gate
+  inflight: Inflight
+  retryAfter: number | false
+  /** Tells the long-lived connections (HTTP/2 sessions, WebSockets) to go, once admission is closed. */
+  farewell (): void
+}
+
+export function drain ({ gate, inflight, retryAfter, farewell }: DrainParts, drainBy: number): Promise<DrainResult> {
   const startedAt = performance.now()
   const lastKeepAlive = inflight.lastSettledAt
   gate.close()
   const before = inflight.size
   for (const reply of inflight.replies()) release(reply)
+  farewell()
 
   return within(inflight.whenIdle(), drainBy - startedAt).then(async finished => {
     const left = [...inflight.replies()]

@@ -24,9 +24,16 @@ export function isHttp1 (reply: FastifyReply): boolean {
   return reply.request.raw.httpVersionMajor < 2
 }
 
-/** Ask the client not to reuse this connection after this response (HTTP/1 only, before headers go out). */
+/**
+ * Ask the client not to reuse this connection after this response: HTTP/1 with Connection: close (while the
+ * headers are still unsent), HTTP/2 with GOAWAY (the session's open streams finish, new ones go elsewhere).
+ */
 export function askToClose (reply: FastifyReply): void {
-  if (isHttp1(reply) && !reply.raw.headersSent) reply.raw.setHeader('connection', 'close')
+  if (!isHttp1(reply)) {
+    (reply.request.raw as { stream?: { session?: { close (): void } } }).stream?.session?.close()
+  } else if (!reply.raw.headersSent) {
+    reply.raw.setHeader('connection', 'close')
+  }
 }
 
 function admitted (request: FastifyRequest): boolean {
@@ -43,7 +50,7 @@ export function createGate (inflight: Inflight, retryAfter: number | false): Gat
     refused++
     reply.code(503).header('content-type', 'application/json; charset=utf-8')
     if (retryAfter !== false) reply.header('retry-after', retryAfter)
-    if (isHttp1(reply)) reply.header('connection', 'close')
+    askToClose(reply)
     reply.send(body)
   }
 

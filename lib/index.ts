@@ -1,11 +1,14 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
+import { watchConnections } from './connections.ts'
 import type { DrainResult } from './drain.ts'
 import { createGate } from './gate.ts'
 import { addHealthRoutes } from './health.ts'
 import { createHooks, type ShutdownHook, type ShutdownHookOptions } from './hooks.ts'
 import { createInflight } from './inflight.ts'
 import { resolveOptions, type FastifyGracefulOptions } from './options.ts'
+import { warnAboutNeighbours } from './neighbours.ts'
+import { createReporter } from './report.ts'
 import { createSequence } from './sequence.ts'
 import { enroll, signalReady } from './signals.ts'
 
@@ -33,7 +36,9 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   const inflight = createInflight()
   const gate = createGate(inflight, options.retryAfter)
   const hooks = createHooks(options.hookTimeout)
-  const sequence = createSequence(fastify, options, gate, inflight, hooks)
+  const connections = watchConnections(fastify.server, fastify.initialConfig.http2 === true)
+  const reporter = createReporter(fastify)
+  const sequence = createSequence(fastify, options, { gate, inflight, hooks, connections, reporter })
 
   fastify.decorate('isShuttingDown', { getter: () => sequence.isShuttingDown })
   fastify.decorate('shutdownSignal', gate.signal)
@@ -53,8 +58,10 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
         timeout: options.timeout,
         exit: options.exit,
         shutdown: sequence.shutdown,
-        interrupted: what => fastify.log.error({ graceful: { event: 'interrupted', cause: what } }, `${what} during the graceful shutdown: exiting at once with code 1`)
+        flush: () => reporter.flush(Math.max(0, Math.min(sequence.remaining(), 1000))),
+        interrupted: reporter.interrupted
       })
+      warnAboutNeighbours(signals, options.timeout, reporter.warning)
     })
     fastify.addHook('onListen', async () => signalReady())
   }

@@ -25,7 +25,8 @@ export function fixture (name: string): string {
 export async function start (file: string, args: unknown = {}, t?: { teardown (fn: () => void): void }, spawnOptions: { env?: Record<string, string>, ipc?: boolean } = {}): Promise<Child> {
   const child = spawn(process.execPath, [...process.execArgv, fixture(file), JSON.stringify(args)], {
     stdio: ['ignore', 'pipe', 'pipe', ...(spawnOptions.ipc === true ? ['ipc' as const] : [])],
-    env: { ...process.env, ...spawnOptions.env }
+    // Some Node lines get --no-warnings from tap; the fixtures' process warnings are part of what is tested.
+    env: { ...process.env, NODE_OPTIONS: (process.env.NODE_OPTIONS ?? '').replace('--no-warnings', ''), ...spawnOptions.env }
   })
   t?.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   const lines: Array<Record<string, any>> = []
@@ -43,7 +44,8 @@ export async function start (file: string, args: unknown = {}, t?: { teardown (f
       }
     }
   })
-  const exit = once(child, 'exit').then(([code, signal]) => ({ code, signal, at: Date.now() }))
+  // 'close', not 'exit': only then has every line the child wrote been read.
+  const exit = once(child, 'close').then(([code, signal]) => ({ code, signal, at: Date.now() }))
 
   function waitFor (match: (line: Record<string, any>) => boolean, ms = 10_000): Promise<Record<string, any>> {
     const seen = lines.find(match)
@@ -78,4 +80,14 @@ export async function start (file: string, args: unknown = {}, t?: { teardown (f
 /** The summary line the plugin logged at the end of a shutdown, for one app label. */
 export function summaryOf (child: Child, app = 'main'): Record<string, any> | undefined {
   return child.lines.find(line => line.graceful?.event === 'end' && line.app === app)?.graceful
+}
+
+/**
+ * ms from the moment the shutdown began to the exit, both read off the child's own clock: unlike the
+ * parent's view, this does not stretch when the test runner itself is slow.
+ */
+export function shutdownMs (child: Child, app = 'main'): number {
+  const begun = child.lines.find(line => line.graceful?.event === 'start' && (line.app === undefined || line.app === app))
+  const exit = child.lines.find(line => line.exit !== undefined)
+  return (exit?.time ?? NaN) - (begun?.time ?? NaN)
 }
