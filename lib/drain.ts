@@ -30,8 +30,9 @@ const CUT_BODY = JSON.stringify({ statusCode: 503, code: 'FST_GRACEFUL_SHUTTING_
 /** A request that is already streaming keeps its HTTP/1 connection until it ends; then the connection goes. */
 function release (reply: FastifyReply): void {
   if (isHttp1(reply) && reply.raw.headersSent) {
-    const socket = reply.request.raw.socket
-    reply.raw.once('close', () => socket.end())
+    // inject()'s stand-in socket has no end(): there is no connection to close.
+    const socket = reply.request.raw.socket as { end?: () => void }
+    reply.raw.once('close', () => socket.end?.())
   } else {
     askToClose(reply)
   }
