@@ -33,10 +33,10 @@ declare module 'fastify' {
 
 const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastifyGraceful (fastify: FastifyInstance, rawOptions) {
   const options = resolveOptions(rawOptions as Record<string, unknown>)
-  const inflight = createInflight()
+  const connections = watchConnections(fastify.server, fastify.initialConfig.http2 === true)
+  const inflight = createInflight(connections.http1Sockets)
   const gate = createGate(inflight, options.retryAfter)
   const hooks = createHooks(options.hookTimeout)
-  const connections = watchConnections(fastify.server, fastify.initialConfig.http2 === true)
   const reporter = createReporter(fastify)
   const sequence = createSequence(fastify, options, { gate, inflight, hooks, connections, reporter })
 

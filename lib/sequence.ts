@@ -64,7 +64,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     startedAt = performance.now()
     deadline = startedAt + options.timeout - exitMargin(options.timeout)
     hooks.freeze(why)
-    reporter.start(why, inflight.size, error, options)
+    reporter.start(why, inflight.exchanges().length, error, options)
   }
 
   /** Keep serving, readiness failing and every response asking for Connection: close, until the delay is over. */
