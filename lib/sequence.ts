@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Connections } from './connections.ts'
 import { drain, type DrainResult } from './drain.ts'
-import type { Gate } from './gate.ts'
+import { askToClose, type Gate } from './gate.ts'
 import type { Hooks, ShutdownCause } from './hooks.ts'
 import type { Inflight } from './inflight.ts'
 import type { ResolvedOptions } from './options.ts'
@@ -72,6 +72,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     if (options.delay === 0 || drained !== null) return
     reporter.phase('delay', 'start')
     gate.announce()
+    for (const exchange of inflight.exchanges()) askToClose(exchange)
     await sleep(options.delay, undefined, { signal: skipDelay.signal }).catch(() => {})
     delayMs = performance.now() - startedAt
     reporter.phase('delay', 'end')

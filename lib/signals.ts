@@ -59,6 +59,7 @@ export function signalReady (): void {
 
 function install (): void {
   listeners?.uninstall()
+  own.clear()
   process.removeListener('message', onMessage)
   listeners = null
   if (participants.size === 0) return
