@@ -1,8 +1,7 @@
-import type { FastifyReply } from 'fastify'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { askToClose, isHttp1, type Gate } from './gate.ts'
-import type { Inflight } from './inflight.ts'
+import type { Exchange, Inflight } from './inflight.ts'
 
 export interface DrainResult {
   /** Requests in flight when admission closed. */
@@ -20,34 +19,36 @@ export interface DrainResult {
 }
 
 /**
- * How long after the last keep-alive response the drain keeps idle connections open, so that a client
- * that was just handed one sends its next request into a clean 503 instead of racing a socket close.
+ * How long after the last request admitted before the drain the drain keeps idle connections open, so that
+ * a client that was just handed a keep-alive response sends its next request into a clean 503 instead of
+ * racing a socket close.
  */
 export const LINGER_MS = 250
 
 const CUT_BODY = JSON.stringify({ statusCode: 503, code: 'FST_GRACEFUL_SHUTTING_DOWN', error: 'Service Unavailable', message: 'Server is shutting down: the request did not finish before the deadline' })
 
 /** A request that is already streaming keeps its HTTP/1 connection until it ends; then the connection goes. */
-function release (reply: FastifyReply): void {
-  if (isHttp1(reply) && reply.raw.headersSent) {
-    const socket = reply.request.raw.socket
-    reply.raw.once('close', () => socket.end())
+function release (exchange: Exchange): void {
+  const { req, res } = exchange
+  if (isHttp1(req) && res.headersSent) {
+    // inject()'s stand-in socket has no end(): there is no connection to close.
+    const socket = req.socket as { end?: () => void }
+    res.once('close', () => socket.end?.())
   } else {
-    askToClose(reply)
+    askToClose(exchange)
   }
 }
 
 /** Answer what can still be answered, close what cannot: nothing is left hanging without a reply. */
-function cut (reply: FastifyReply, retryAfter: number | false): void {
-  const res = reply.raw
-  // Streaming, or hijacked (a WebSocket, a raw stream): no clean answer is possible any more.
-  if (res.headersSent || reply.sent) {
+function cut ({ req, res, hijacked }: Exchange, retryAfter: number | false): void {
+  // Streaming, or taken over (a WebSocket, a raw stream): no clean answer is possible any more.
+  if (res.headersSent || hijacked()) {
     res.destroy()
     return
   }
   const headers: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(CUT_BODY) }
   if (retryAfter !== false) headers['retry-after'] = retryAfter
-  if (isHttp1(reply)) headers.connection = 'close'
+  if (isHttp1(req)) headers.connection = 'close'
   res.writeHead(503, headers)
   res.end(CUT_BODY)
 }
@@ -70,22 +71,22 @@ export interface DrainParts {
 
 export function drain ({ gate, inflight, retryAfter, farewell }: DrainParts, drainBy: number): Promise<DrainResult> {
   const startedAt = performance.now()
-  const lastKeepAlive = inflight.lastSettledAt
+  const lastAdmitted = inflight.lastAdmittedAt
   gate.close()
-  const before = inflight.size
-  for (const reply of inflight.replies()) release(reply)
+  const inFlight = inflight.exchanges()
+  for (const exchange of inFlight) release(exchange)
   farewell()
 
   return within(inflight.whenIdle(), drainBy - startedAt).then(async finished => {
-    const left = [...inflight.replies()]
-    for (const reply of left) cut(reply, retryAfter)
+    const left = inflight.pending()
+    for (const exchange of left) cut(exchange, retryAfter)
     if (finished) {
-      const linger = Math.min(lastKeepAlive + LINGER_MS, drainBy) - performance.now()
+      const linger = Math.min(lastAdmitted + LINGER_MS, drainBy) - performance.now()
       if (linger > 0) await sleep(linger)
     }
     return {
-      inflight: before,
-      completed: before - left.length,
+      inflight: inFlight.length,
+      completed: inFlight.filter(exchange => !left.includes(exchange)).length,
       cut: left.length,
       refused: gate.refused,
       durationMs: performance.now() - startedAt,

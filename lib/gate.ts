@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
-import type { Inflight } from './inflight.ts'
+import type { Exchange, Inflight } from './inflight.ts'
 
 /** Why a request is let through, or how it is turned away, depends only on this. */
 type Admission = 'open' | 'closing' | 'closed'
@@ -20,21 +20,23 @@ export interface Gate {
 }
 
 /** HTTP/2 forbids the Connection header; its sessions are closed with GOAWAY instead. */
-export function isHttp1 (reply: FastifyReply): boolean {
-  return reply.request.raw.httpVersionMajor < 2
+export function isHttp1 (req: { httpVersionMajor: number }): boolean {
+  return req.httpVersionMajor < 2
 }
 
 /**
  * Ask the client not to reuse this connection after this response: HTTP/1 with Connection: close (while the
  * headers are still unsent), HTTP/2 with GOAWAY (the session's open streams finish, new ones go elsewhere).
  */
-export function askToClose (reply: FastifyReply): void {
-  if (!isHttp1(reply)) {
-    (reply.request.raw as { stream?: { session?: { close (): void } } }).stream?.session?.close()
-  } else if (!reply.raw.headersSent) {
-    reply.raw.setHeader('connection', 'close')
+export function askToClose ({ req, res }: Pick<Exchange, 'req' | 'res'>): void {
+  if (!isHttp1(req)) {
+    (req as { stream?: { session?: { close (): void } } }).stream?.session?.close()
+  } else if (!res.headersSent) {
+    res.setHeader('connection', 'close')
   }
 }
+
+const raw = (reply: FastifyReply): Pick<Exchange, 'req' | 'res'> => ({ req: reply.request.raw, res: reply.raw } as Pick<Exchange, 'req' | 'res'>)
 
 function admitted (request: FastifyRequest): boolean {
   return (request.routeOptions.config as unknown as Record<symbol, unknown>)[ADMIT] === true
@@ -50,16 +52,16 @@ export function createGate (inflight: Inflight, retryAfter: number | false): Gat
     refused++
     reply.code(503).header('content-type', 'application/json; charset=utf-8')
     if (retryAfter !== false) reply.header('retry-after', retryAfter)
-    askToClose(reply)
+    askToClose(raw(reply))
     reply.send(body)
   }
 
   function onRequest (this: unknown, request: FastifyRequest, reply: FastifyReply, done: () => void): void {
     if (admission === 'open') {
-      inflight.track(reply)
+      inflight.admit(reply)
       done()
     } else if (admission === 'closing' || admitted(request)) {
-      askToClose(reply)
+      askToClose(raw(reply))
       inflight.track(reply)
       done()
     } else {

@@ -13,14 +13,22 @@ function passes (check: () => unknown): Promise<boolean> {
   return Promise.race([result, expired]).finally(() => clearTimeout(timer))
 }
 
+/** @fastify/under-pressure's own verdict, when it is registered (its decorator is looked up at request time). */
+function underPressure (fastify: FastifyInstance): boolean {
+  const probe = (fastify as { isUnderPressure?: () => boolean }).isUnderPressure
+  return typeof probe === 'function' && probe.call(fastify)
+}
+
 /**
  * Readiness fails from the first moment of a shutdown, so load balancers stop sending traffic while the
  * delay window still serves it; liveness holds until the process is gone, so nobody restarts a draining pod.
+ * Both pass the shutdown gate and @fastify/under-pressure's hook (a route pressureHandler that lets them by):
+ * readiness reports pressure itself.
  */
 export function addHealthRoutes (fastify: FastifyInstance, health: ResolvedHealth, serving: () => boolean): void {
-  const route = { logLevel: 'warn' as const, config: { [ADMIT]: true } }
+  const route = { logLevel: 'warn' as const, config: { [ADMIT]: true, pressureHandler: () => undefined } }
   fastify.get(health.readiness, route, async (_request, reply) => {
-    const ready = serving() && (health.check === null || await passes(health.check))
+    const ready = serving() && !underPressure(fastify) && (health.check === null || await passes(health.check))
     reply.code(ready ? 200 : 503).header('cache-control', 'no-store')
     return { status: ready ? 'ok' : serving() ? 'unavailable' : 'shutting down' }
   })

@@ -25,6 +25,8 @@ export interface HookOutcome {
   error?: unknown
 }
 
+export type Observer = (name: string, limitMs: number, run: () => Promise<HookOutcome>) => Promise<HookOutcome>
+
 interface Hook {
   name: string
   fn: ShutdownHook
@@ -37,7 +39,8 @@ export interface Hooks {
   freeze (cause: ShutdownCause): void
   /** The time the hooks may need, out of `budget` ms: their limits added up, at most half the budget. */
   reserve (budget: number): number
-  run (cause: ShutdownCause, deadline: number, onOutcome: (outcome: HookOutcome) => void): Promise<HookOutcome[]>
+  /** Runs every hook, last registered first; `observe` wraps each run (logs, traces). */
+  run (cause: ShutdownCause, deadline: number, observe: Observer): Promise<HookOutcome[]>
 }
 
 function parse (hookTimeout: number, count: number, nameOrFn: unknown, fnOrOptions: unknown, maybeOptions: unknown): Hook {
@@ -96,13 +99,11 @@ export function createHooks (hookTimeout: number): Hooks {
       const needed = hooks.reduce((sum, hook) => sum + hook.timeout, 0)
       return Math.min(needed, budget / 2)
     },
-    async run (cause, deadline, onOutcome) {
+    async run (cause, deadline, observe) {
       const outcomes: HookOutcome[] = []
       for (const hook of [...hooks].reverse()) {
         const limit = Math.min(hook.timeout, deadline - performance.now())
-        const outcome = await runOne(hook, cause, limit)
-        onOutcome(outcome)
-        outcomes.push(outcome)
+        outcomes.push(await observe(hook.name, limit, () => runOne(hook, cause, limit)))
       }
       return outcomes
     }

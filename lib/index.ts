@@ -7,6 +7,8 @@ import { addHealthRoutes } from './health.ts'
 import { createHooks, type ShutdownHook, type ShutdownHookOptions } from './hooks.ts'
 import { createInflight } from './inflight.ts'
 import { resolveOptions, type FastifyGracefulOptions } from './options.ts'
+import { warnAboutNeighbours } from './neighbours.ts'
+import { createReporter } from './report.ts'
 import { createSequence } from './sequence.ts'
 import { enroll, signalReady } from './signals.ts'
 
@@ -31,11 +33,12 @@ declare module 'fastify' {
 
 const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastifyGraceful (fastify: FastifyInstance, rawOptions) {
   const options = resolveOptions(rawOptions as Record<string, unknown>)
-  const inflight = createInflight()
+  const connections = watchConnections(fastify.server, fastify.initialConfig.http2 === true)
+  const inflight = createInflight(connections.http1Sockets)
   const gate = createGate(inflight, options.retryAfter)
   const hooks = createHooks(options.hookTimeout)
-  const connections = watchConnections(fastify.server, fastify.initialConfig.http2 === true)
-  const sequence = createSequence(fastify, options, { gate, inflight, hooks, connections })
+  const reporter = createReporter(fastify)
+  const sequence = createSequence(fastify, options, { gate, inflight, hooks, connections, reporter })
 
   fastify.decorate('isShuttingDown', { getter: () => sequence.isShuttingDown })
   fastify.decorate('shutdownSignal', gate.signal)
@@ -55,8 +58,10 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
         timeout: options.timeout,
         exit: options.exit,
         shutdown: sequence.shutdown,
-        interrupted: what => fastify.log.error({ graceful: { event: 'interrupted', cause: what } }, `${what} during the graceful shutdown: exiting at once with code 1`)
+        flush: () => reporter.flush(Math.max(0, Math.min(sequence.remaining(), 1000))),
+        interrupted: reporter.interrupted
       })
+      warnAboutNeighbours(signals, options.timeout, reporter.warning)
     })
     fastify.addHook('onListen', async () => signalReady())
   }

@@ -1,28 +1,46 @@
 import type { FastifyReply } from 'fastify'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 
+/** One request in flight: its raw request and response, and its Fastify reply when it was tracked on its own. */
+export interface Exchange {
+  req: IncomingMessage
+  res: ServerResponse
+  /** Taken over by its handler (reply.hijack(), a WebSocket upgrade): no HTTP answer can be written any more. */
+  hijacked (): boolean
+}
+
 /**
- * The requests that passed the gate and have not closed yet. The hot path is one Map.set
- * and one listener per request; everything else happens only during a shutdown.
+ * The requests that passed the gate and have not closed yet. On an HTTP/1 connection the hot path does
+ * no bookkeeping at all: a shutdown finds the requests in flight on their connections (the response a
+ * socket is busy with). Requests without such a connection (HTTP/2 streams, inject()) are tracked one by one.
  */
 export interface Inflight {
+  /** The hot path: a request passed the gate while admission is open. */
+  admit (reply: FastifyReply): void
+  /** Tracks a request on its own, whatever its connection (the slow path, during a shutdown). */
   track (reply: FastifyReply): void
-  readonly size: number
-  replies (): IterableIterator<FastifyReply>
-  /** When the last response closed (performance.now clock); 0 before the first. */
-  readonly lastSettledAt: number
+  /** Every request in flight now, found on its connection or tracked; from here on each is followed until it closes. */
+  exchanges (): Exchange[]
+  /** The requests followed so far that have not closed yet (no new search of the connections). */
+  pending (): Exchange[]
+  /** When the last request passed the gate while admission was open (performance.now clock); 0 before the first. */
+  readonly lastAdmittedAt: number
   /** Resolves once no request is in flight. */
   whenIdle (): Promise<void>
 }
 
-export function createInflight (): Inflight {
-  const open = new Map<object, FastifyReply>()
-  let waiters: Array<() => void> = []
-  let lastSettled = 0
+/** The response an HTTP/1 socket is busy with; Node keeps it there from the first byte of the request to the last of the response. */
+type BusySocket = Socket & { _httpMessage?: ServerResponse | null }
 
-  function settle (this: object): void {
+export function createInflight (http1Sockets: ReadonlySet<Socket>): Inflight {
+  const open = new Map<ServerResponse, Exchange>()
+  let waiters: Array<() => void> = []
+  let lastAdmitted = 0
+
+  function settle (this: ServerResponse): void {
     open.delete(this)
-    lastSettled = performance.now()
     if (open.size === 0 && waiters.length > 0) {
       const ready = waiters
       waiters = []
@@ -30,19 +48,37 @@ export function createInflight (): Inflight {
     }
   }
 
+  function follow (exchange: Exchange): void {
+    if (open.has(exchange.res)) return
+    open.set(exchange.res, exchange)
+    exchange.res.on('close', settle)
+  }
+
+  function track (reply: FastifyReply): void {
+    const res = reply.raw as ServerResponse
+    follow({ req: reply.request.raw as IncomingMessage, res, hijacked: () => reply.sent && !res.writableEnded })
+  }
+
   return {
-    track (reply) {
-      open.set(reply.raw, reply)
-      reply.raw.on('close', settle)
+    admit (reply) {
+      lastAdmitted = performance.now()
+      if (!http1Sockets.has(reply.request.raw.socket as Socket)) track(reply)
     },
-    get size () {
-      return open.size
+    track,
+    exchanges () {
+      for (const socket of http1Sockets as ReadonlySet<BusySocket>) {
+        const res = socket._httpMessage
+        if (res !== null && res !== undefined && !res.writableEnded) {
+          follow({ req: res.req, res, hijacked: () => (res.req as { upgrade?: boolean }).upgrade === true })
+        }
+      }
+      return [...open.values()]
     },
-    replies () {
-      return open.values()
+    pending () {
+      return [...open.values()]
     },
-    get lastSettledAt () {
-      return lastSettled
+    get lastAdmittedAt () {
+      return lastAdmitted
     },
     whenIdle () {
       if (open.size === 0) return Promise.resolve()

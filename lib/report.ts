@@ -1,4 +1,6 @@
-import type { FastifyBaseLogger } from 'fastify'
+import type { FastifyInstance } from 'fastify'
+import { performance } from 'node:perf_hooks'
+import { endChannel, hookChannel, phaseChannel, startChannel } from './channels.ts'
 import type { DrainResult } from './drain.ts'
 import type { HookOutcome, ShutdownCause } from './hooks.ts'
 
@@ -12,25 +14,9 @@ export interface ShutdownSummary {
   hooks: { ok: number, failed: number, timedOut: number }
 }
 
-const ms = (value: number): number => Math.round(value * 10) / 10
+export type Phase = 'delay' | 'drain' | 'close' | 'hooks'
 
-export function reportStart (log: FastifyBaseLogger, cause: ShutdownCause, inflight: number, error?: unknown): void {
-  const graceful = { event: 'start', cause, inflight }
-  if (error === undefined) {
-    log.info({ graceful }, `graceful shutdown started by ${cause}: ${inflight} request(s) in flight`)
-  } else {
-    log.error({ graceful, err: error }, `graceful shutdown started by an uncaught error: ${inflight} request(s) in flight`)
-  }
-}
-
-export function reportHook (log: FastifyBaseLogger, hook: HookOutcome): void {
-  const graceful = { event: 'hook', hook: hook.name, outcome: hook.outcome, durationMs: ms(hook.durationMs) }
-  const line = `shutdown hook "${hook.name}" ${hook.outcome} after ${Math.round(hook.durationMs)} ms`
-  if (hook.outcome === 'ok') log.info({ graceful }, line)
-  else log.error({ graceful, err: hook.error }, line)
-}
-
-interface Facts {
+export interface Facts {
   cause: ShutdownCause
   crashed: boolean
   closeFailed: boolean
@@ -40,12 +26,29 @@ interface Facts {
   durationMs: ShutdownSummary['durationMs']
 }
 
+/** What the shutdown tells the world: log lines through fastify.log, and the same events on diagnostics channels. */
+export interface Reporter {
+  start (cause: ShutdownCause, inflight: number, error: unknown, budget: { timeout: number, delay: number }): void
+  phase (phase: Phase, event: 'start' | 'end'): void
+  /** Runs one hook inside its trace, when somebody traces hooks; logs its outcome either way. */
+  hook (name: string, limitMs: number, run: () => Promise<HookOutcome>): Promise<HookOutcome>
+  summary (facts: Facts): ShutdownSummary
+  /** Lets a log transport write out the last lines before the process exits, within `ms`. */
+  flush (ms: number): Promise<void>
+  /** A second signal or error: the process ends at once. */
+  interrupted (what: string): void
+  /** Something at startup that will spoil a shutdown: a log line and a process warning (seen whatever the log level). */
+  warning (message: string): void
+}
+
+const round = (value: number): number => Math.round(value * 10) / 10
+
 /** Exit code 0 only when nothing was cut, nothing failed and nothing crashed. */
 export function summarize (facts: Facts): ShutdownSummary {
   const count = (outcome: HookOutcome['outcome']): number => facts.hooks.filter(hook => hook.outcome === outcome).length
   const hooks = { ok: count('ok'), failed: count('failed'), timedOut: count('timeout') }
   const clean = !facts.crashed && !facts.closeFailed && !facts.drain.timedOut && hooks.failed === 0 && hooks.timedOut === 0
-  const durationMs = Object.fromEntries(Object.entries(facts.durationMs).map(([phase, value]) => [phase, ms(value)]))
+  const durationMs = Object.fromEntries(Object.entries(facts.durationMs).map(([phase, value]) => [phase, round(value)]))
   return {
     cause: facts.cause,
     exitCode: clean ? 0 : 1,
@@ -55,10 +58,80 @@ export function summarize (facts: Facts): ShutdownSummary {
   }
 }
 
-export function reportSummary (log: FastifyBaseLogger, summary: ShutdownSummary): void {
-  const { durationMs: d, requests: r, hooks: h } = summary
-  const line = `graceful shutdown complete in ${Math.round(d.total)} ms (exit code ${summary.exitCode}): ` +
-    `${r.drained} drained, ${r.refused} refused, ${r.cut} cut; hooks ${h.ok} ok, ${h.failed} failed, ${h.timedOut} timed out`
-  if (summary.exitCode === 0) log.info({ graceful: { event: 'end', ...summary } }, line)
-  else log.warn({ graceful: { event: 'end', ...summary } }, line)
+export function createReporter (fastify: FastifyInstance): Reporter {
+  const log = fastify.log
+  let startedAt = 0
+
+  function logHook (hook: HookOutcome): void {
+    const graceful = { event: 'hook', hook: hook.name, outcome: hook.outcome, durationMs: round(hook.durationMs) }
+    const line = `shutdown hook "${hook.name}" ${hook.outcome} after ${Math.round(hook.durationMs)} ms`
+    if (hook.outcome === 'ok') log.info({ graceful }, line)
+    else log.error({ graceful, err: hook.error }, line)
+  }
+
+  return {
+    start (cause, inflight, error, { timeout, delay }) {
+      startedAt = performance.now()
+      const graceful = { event: 'start', cause, inflight }
+      if (error === undefined) {
+        log.info({ graceful }, `graceful shutdown started by ${cause}: ${inflight} request(s) in flight`)
+      } else {
+        log.error({ graceful, err: error }, `graceful shutdown started by an uncaught error: ${inflight} request(s) in flight`)
+      }
+      if (startChannel.hasSubscribers) startChannel.publish({ fastify, cause, inflight, timeout, delay, error })
+    },
+
+    phase (phase, event) {
+      if (phaseChannel.hasSubscribers) phaseChannel.publish({ fastify, phase, event, elapsedMs: round(performance.now() - startedAt) })
+    },
+
+    async hook (name, limitMs, run) {
+      let outcome: HookOutcome
+      if (hookChannel.hasSubscribers) {
+        const context: Record<string, unknown> = { fastify, name, limitMs: round(limitMs) }
+        // The trace wraps the hook's race against its limit, so a hook that never settles still ends its trace.
+        outcome = await hookChannel.tracePromise(async () => {
+          const result = await run()
+          Object.assign(context, { outcome: result.outcome, durationMs: round(result.durationMs) }, result.error === undefined ? {} : { error: result.error })
+          return result
+        }, context)
+      } else {
+        outcome = await run()
+      }
+      logHook(outcome)
+      return outcome
+    },
+
+    summary (facts) {
+      const summary = summarize(facts)
+      const { durationMs: d, requests: r, hooks: h } = summary
+      const line = `graceful shutdown complete in ${Math.round(d.total)} ms (exit code ${summary.exitCode}): ` +
+        `${r.drained} drained, ${r.refused} refused, ${r.cut} cut; hooks ${h.ok} ok, ${h.failed} failed, ${h.timedOut} timed out`
+      if (summary.exitCode === 0) log.info({ graceful: { event: 'end', ...summary } }, line)
+      else log.warn({ graceful: { event: 'end', ...summary } }, line)
+      if (endChannel.hasSubscribers) endChannel.publish({ fastify, summary })
+      return summary
+    },
+
+    interrupted (what) {
+      log.error({ graceful: { event: 'interrupted', cause: what } }, `${what} during the graceful shutdown: exiting at once with code 1`)
+    },
+
+    warning (message) {
+      log.warn({ graceful: { event: 'warning' } }, message)
+      process.emitWarning(message, { code: 'FST_GRACEFUL_SIGNAL_LISTENER' })
+    },
+
+    flush (ms) {
+      const flushable = log as { flush?: (done: (error?: Error) => void) => void }
+      if (typeof flushable.flush !== 'function') return Promise.resolve()
+      return new Promise(resolve => {
+        const timer = setTimeout(resolve, ms)
+        flushable.flush!(() => {
+          clearTimeout(timer)
+          resolve()
+        })
+      })
+    }
+  }
 }

@@ -3,14 +3,14 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Connections } from './connections.ts'
 import { drain, type DrainResult } from './drain.ts'
-import type { Gate } from './gate.ts'
+import { askToClose, type Gate } from './gate.ts'
 import type { Hooks, ShutdownCause } from './hooks.ts'
 import type { Inflight } from './inflight.ts'
 import type { ResolvedOptions } from './options.ts'
-import { reportHook, reportStart, reportSummary, summarize, type ShutdownSummary } from './report.ts'
+import type { Reporter, ShutdownSummary } from './report.ts'
 import { closeWebSockets } from './websockets.ts'
 
-/** Kept free at the end of the budget for the summary line and the exit itself. */
+/** Kept free at the end of the budget for the summary line, the log flush and the exit itself. */
 export function exitMargin (timeout: number): number {
   return Math.min(100, timeout * 0.05)
 }
@@ -25,20 +25,23 @@ export interface Sequence {
   preClose (): Promise<void>
   /** Fastify's onClose: the shutdown hooks, then the summary. */
   onClose (): Promise<void>
+  /** ms left until the deadline (the whole timeout before a shutdown). */
+  remaining (): number
+}
+
+export interface Parts {
+  gate: Gate
+  inflight: Inflight
+  hooks: Hooks
+  connections: Connections
+  reporter: Reporter
 }
 
 /**
  * The one place that says what runs next: begin → delay window → drain → close → hooks → summary.
  * Each step runs once, whichever way in (signal, app.drain(), app.close()); only a signal waits out the delay.
  */
-export interface Parts {
-  gate: Gate
-  inflight: Inflight
-  hooks: Hooks
-  connections: Connections
-}
-
-export function createSequence (fastify: FastifyInstance, options: ResolvedOptions, { gate, inflight, hooks, connections }: Parts): Sequence {
+export function createSequence (fastify: FastifyInstance, options: ResolvedOptions, { gate, inflight, hooks, connections, reporter }: Parts): Sequence {
   let cause: ShutdownCause | null = null
   let crashed = false
   let closeFailed = false
@@ -61,27 +64,34 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     startedAt = performance.now()
     deadline = startedAt + options.timeout - exitMargin(options.timeout)
     hooks.freeze(why)
-    reportStart(fastify.log, why, inflight.size, error)
+    reporter.start(why, inflight.exchanges().length, error, options)
   }
 
   /** Keep serving, readiness failing and every response asking for Connection: close, until the delay is over. */
   async function delayWindow (): Promise<void> {
     if (options.delay === 0 || drained !== null) return
-    const startedAt = performance.now()
+    reporter.phase('delay', 'start')
     gate.announce()
+    for (const exchange of inflight.exchanges()) askToClose(exchange)
     await sleep(options.delay, undefined, { signal: skipDelay.signal }).catch(() => {})
     delayMs = performance.now() - startedAt
+    reporter.phase('delay', 'end')
+  }
+
+  function farewell (): void {
+    connections.goAway()
+    closeWebSockets(fastify)
   }
 
   function drainOnce (): Promise<DrainResult> {
     skipDelay.abort()
     if (drained === null) {
       drainBy = deadline - hooks.reserve(deadline - performance.now())
-      const farewell = (): void => {
-        connections.goAway()
-        closeWebSockets(fastify)
-      }
-      drained = drain({ gate, inflight, retryAfter: options.retryAfter, farewell }, drainBy)
+      reporter.phase('drain', 'start')
+      drained = drain({ gate, inflight, retryAfter: options.retryAfter, farewell }, drainBy).then(result => {
+        reporter.phase('drain', 'end')
+        return result
+      })
     }
     return drained
   }
@@ -89,6 +99,10 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
   return {
     get isShuttingDown () {
       return cause !== null
+    },
+
+    remaining () {
+      return cause === null ? options.timeout : deadline - performance.now()
     },
 
     async shutdown (why, error) {
@@ -117,6 +131,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
       begin('close')
       await drainOnce()
       closeStartedAt = performance.now()
+      reporter.phase('close', 'start')
       connections.closeIdle()
       forceClose = setTimeout(connections.closeAll, drainBy - closeStartedAt)
     },
@@ -126,10 +141,13 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
       begin('close')
       const result = await drainOnce()
       const hooksStartedAt = performance.now()
+      if (closeStartedAt !== 0) reporter.phase('close', 'end')
       closeStartedAt ||= hooksStartedAt
-      const outcomes = await hooks.run(cause as ShutdownCause, deadline, outcome => reportHook(fastify.log, outcome))
+      reporter.phase('hooks', 'start')
+      const outcomes = await hooks.run(cause as ShutdownCause, deadline, reporter.hook)
+      reporter.phase('hooks', 'end')
       const endedAt = performance.now()
-      const summary = summarize({
+      finish(reporter.summary({
         cause: cause as ShutdownCause,
         crashed,
         closeFailed,
@@ -143,9 +161,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
           close: hooksStartedAt - closeStartedAt,
           hooks: endedAt - hooksStartedAt
         }
-      })
-      reportSummary(fastify.log, summary)
-      finish(summary)
+      }))
     }
   }
 }

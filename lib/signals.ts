@@ -9,6 +9,8 @@ export interface Participant {
   exit: boolean
   /** Runs the instance's whole shutdown; resolves with its exit code and never rejects. */
   shutdown (cause: ShutdownCause, error?: unknown): Promise<number>
+  /** Writes out the last log lines before the exit (bounded). */
+  flush (): Promise<void>
   /** Told when a second signal or error ends the process at once. */
   interrupted (what: string): void
 }
@@ -39,6 +41,14 @@ function onMessage (message: unknown): void {
   if (message === 'shutdown') listeners?.close()
 }
 
+/** The listeners this module installed, so that other code's listeners can be told apart. */
+const own = new Set<Function>()
+
+/** Listeners on `signal` that this plugin did not install: somebody else who may exit the process first. */
+export function foreignListeners (signal: string): Function[] {
+  return process.listeners(signal as NodeJS.Signals).filter(listener => !own.has(listener))
+}
+
 let readySent = false
 /** For PM2's wait_ready: the first instance listening says so, once per process. */
 export function signalReady (): void {
@@ -49,12 +59,14 @@ export function signalReady (): void {
 
 function install (): void {
   listeners?.uninstall()
+  own.clear()
   process.removeListener('message', onMessage)
   listeners = null
   if (participants.size === 0) return
   if (underPm2()) process.on('message', onMessage)
   const wanted = new Set<string>([...participants].flatMap(participant => participant.signals))
   const skip = [...CLOSE_WITH_GRACE_SIGNALS.filter(signal => !wanted.has(signal)), 'beforeExit' as const]
+  const before = new Set(CLOSE_WITH_GRACE_SIGNALS.flatMap(signal => process.listeners(signal)))
   listeners = closeWithGrace({
     delay: false,
     logger: false,
@@ -62,6 +74,9 @@ function install (): void {
     onSecondSignal: signal => interrupt(`second ${signal}`),
     onSecondError: () => interrupt('second uncaught error')
   }, ({ signal, err, manual }) => run(signal ?? (manual === true ? 'message' : 'error'), err))
+  for (const signal of wanted) {
+    for (const listener of process.listeners(signal as NodeJS.Signals)) if (!before.has(listener)) own.add(listener)
+  }
 }
 
 async function run (cause: ShutdownCause, error: unknown): Promise<void> {
@@ -72,6 +87,7 @@ async function run (cause: ShutdownCause, error: unknown): Promise<void> {
   // The last word on the deadline, whatever hangs: participants bound their own work well before this.
   const hardStop = exit ? setTimeout(() => process.exit(1), limit) : undefined
   const codes = await Promise.all(all.map(participant => participant.shutdown(cause, error)))
+  await Promise.all(all.map(participant => participant.flush()))
   clearTimeout(hardStop)
   // close-with-grace exits 0 when this resolves and 1 when it rejects; with exit: false it must do neither.
   if (!exit) return new Promise(() => {})

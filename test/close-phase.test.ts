@@ -10,6 +10,7 @@ t.test('a half-sent request (slowloris) is closed when the close phase runs out 
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as { port: number }
   const socket = net.connect(port, '127.0.0.1')
+  socket.on('error', () => {}) // newer Node lines reset it rather than end it: either way it is closed
   await once(socket, 'connect')
   socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n')
   const socketClosed = once(socket, 'close')

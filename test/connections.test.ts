@@ -1,5 +1,6 @@
 // Long-lived connections end cleanly, over plain HTTP, HTTPS, HTTP/2 (h2c and TLS) and HTTP/2 with allowHTTP1:
 // a process with one such connection open exits well before its deadline, after a clean goodbye.
+import http2 from 'node:http2'
 import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import { makeCertificate } from './helpers/certs.ts'
@@ -50,7 +51,7 @@ for (const transport of transports) {
       }
       const { code, ms } = await exited
       t.equal(code, 0)
-      t.ok(ms < 2000, `exit ${ms} ms after SIGTERM`)
+      t.ok(ms < 4000, `exit ${ms} ms after SIGTERM`)
     })
 
     t.test('an SSE stream ends with its final event within 100 ms of admission closing', async t => {
@@ -68,7 +69,7 @@ for (const transport of transports) {
       const finalEvent = (await child.waitFor(line => line.sse === 'final event')).time as number
       t.ok(finalEvent - admissionClosed <= 100, `final event ${finalEvent - admissionClosed} ms after admission closed`)
       t.equal(code, 0)
-      t.ok(ms < 2000, `SSE: exit ${ms} ms after SIGTERM`)
+      t.ok(ms < 4000, `SSE: exit ${ms} ms after SIGTERM`)
     })
 
     t.test('a long poll returns its empty answer', async t => {
@@ -80,7 +81,7 @@ for (const transport of transports) {
       const { code, ms } = await terminate(child)
       t.equal((await poll).status, 204)
       t.equal(code, 0)
-      t.ok(ms < 2000, `long poll: exit ${ms} ms after SIGTERM`)
+      t.ok(ms < 4000, `long poll: exit ${ms} ms after SIGTERM`)
     })
 
     if (transport === 'h2c' || transport === 'h2') return
@@ -97,16 +98,19 @@ for (const transport of transports) {
       const { code, ms } = await terminate(child)
       t.same(await closed, [1001, 'Server is shutting down'])
       t.equal(code, 0)
-      t.ok(ms < 2000, `WebSocket: exit ${ms} ms after SIGTERM (deadline ${DEADLINE} ms)`)
+      t.ok(ms < 4000, `WebSocket: exit ${ms} ms after SIGTERM (deadline ${DEADLINE} ms)`)
     })
   })
 }
 
-t.test('plain Fastify, for reference: SSE, long polls and HTTP/2 sessions hold the process', async t => {
+// Fastify closes idle HTTP/2 sessions itself where Node has server.closeHttp2Sessions() (Node 24 and later).
+const nodeClosesSessions = typeof (http2.createServer() as unknown as { closeHttp2Sessions?: unknown }).closeHttp2Sessions === 'function'
+
+t.test('plain Fastify, for reference: SSE and long polls hold the process, and HTTP/2 sessions where Node cannot close them', async t => {
   const cases: Array<[string, (child: Child) => Promise<unknown>]> = [
     ['SSE', async child => { const client = connect('http', child.ports[0]!, ''); t.teardown(() => client.close()); client.request('/sse'); await child.waitFor(line => line.req?.url === '/sse') }],
     ['long poll', async child => { const client = connect('http', child.ports[0]!, ''); t.teardown(() => client.close()); client.request('/poll'); await child.waitFor(line => line.req?.url === '/poll') }],
-    ['HTTP/2 session', async child => { const client = connect('h2c', child.ports[0]!, ''); t.teardown(() => client.close()); await client.request('/slow') }]
+    ...(nodeClosesSessions ? [] : [['HTTP/2 session', async (child: Child) => { const client = connect('h2c', child.ports[0]!, ''); t.teardown(() => client.close()); await client.request('/slow') }] as [string, (child: Child) => Promise<unknown>]])
   ]
   for (const [kind, open] of cases) {
     const child = await launch(t, kind === 'HTTP/2 session' ? 'h2c' : 'http', true)
@@ -131,7 +135,6 @@ t.test('plain Fastify with @fastify/websocket, for reference: its own preClose c
 
 t.test('h2c: a stream whose request body never ends is cut at the drain deadline, and its session closed', async t => {
   const child = await start('connections.ts', { transport: 'h2c', timeout: 1500 }, t, { env })
-  const http2 = await import('node:http2')
   const session = http2.connect(`http://127.0.0.1:${child.ports[0]!}`)
   session.on('error', () => {})
   t.teardown(() => session.destroy())
@@ -143,7 +146,10 @@ t.test('h2c: a stream whose request body never ends is cut at the drain deadline
   const { code, ms } = await terminate(child)
   t.equal(await status, 503, 'the stream got a clean 503 at the drain deadline')
   t.equal(code, 1, 'a request was cut: exit 1')
-  t.ok(ms < 1500 + 500, `exit ${ms} ms after SIGTERM (timeout 1500 ms)`)
+  const begun = child.lines.find(line => line.graceful?.event === 'start')!
+  const exit = child.lines.find(line => line.exit !== undefined)!
+  t.ok(exit.time - begun.time <= 1500 + 50, `exit ${exit.time - begun.time} ms after the shutdown began (timeout 1500 ms)`)
+  t.ok(ms < 1500 + 3000, `(${ms} ms as the test runner saw it)`)
 })
 
 t.test('h2 with allowHTTP1: an idle HTTP/1 keep-alive socket does not hold the exit', async t => {
@@ -155,5 +161,5 @@ t.test('h2 with allowHTTP1: an idle HTTP/1 keep-alive socket does not hold the e
   t.equal(answer.headers?.connection, 'keep-alive')
   const { code, ms } = await terminate(child)
   t.equal(code, 0)
-  t.ok(ms < 2000, `exit ${ms} ms after SIGTERM with an idle HTTP/1 socket open`)
+  t.ok(ms < 4000, `exit ${ms} ms after SIGTERM with an idle HTTP/1 socket open`)
 })

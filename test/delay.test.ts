@@ -14,9 +14,16 @@ t.test('during the delay requests are served with Connection: close and readines
   const before = await request(port, '/', { agent })
   t.equal(before.headers?.connection, 'keep-alive')
   t.equal((await request(port, '/health/ready')).status, 200)
+  const inflightAgent = new http.Agent({ keepAlive: true })
+  t.teardown(() => inflightAgent.destroy())
+  const inflight = request(port, '/slow?ms=200', { agent: inflightAgent })
+  await child.waitFor(line => line.req?.url === '/slow?ms=200')
   const signalledAt = Date.now()
   child.process.kill('SIGTERM')
   await child.waitFor(line => line.graceful?.event === 'start')
+  const answered = await inflight
+  t.equal(answered.status, 200, 'a request in flight at the signal finishes during the delay')
+  t.equal(answered.headers?.connection, 'close', 'and its client is asked to reconnect elsewhere too')
 
   const served = await request(port, '/', { agent })
   t.equal(served.reused, true)

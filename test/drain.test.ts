@@ -84,6 +84,22 @@ t.test('a response already streaming when the deadline comes is closed, not left
   await app.close()
 })
 
+t.test('with inject(), a response already streaming when the drain starts finishes normally', async t => {
+  const { app } = await build()
+  app.get('/stream', (_request, reply) => {
+    reply.raw.writeHead(200, { 'content-type': 'text/plain' })
+    reply.raw.write('first part, ')
+    reply.hijack()
+    setTimeout(() => reply.raw.end('last part'), 50)
+  })
+  const streaming = app.inject('/stream')
+  await sleep(10)
+  const result = await app.drain()
+  t.match(result, { inflight: 1, completed: 1, cut: 0 })
+  t.equal((await streaming).body, 'first part, last part')
+  await app.close()
+})
+
 t.test('close() without drain() runs the whole sequence with cause "close"', async t => {
   const { app, logs } = await build()
   await app.close()

@@ -1,7 +1,7 @@
 // Real signals sent to real processes: the way a deploy ends a service.
 import http from 'node:http'
 import t from 'tap'
-import { start, summaryOf } from './helpers/child.ts'
+import { shutdownMs, start, summaryOf } from './helpers/child.ts'
 import { request } from './helpers/http.ts'
 
 const hookLines = (lines: Array<Record<string, any>>): string[] => lines.filter(line => line.hook !== undefined).map(line => `${line.hook} ${line.at}`)
@@ -28,7 +28,8 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     t.equal(refused.headers?.connection, 'close')
     t.equal(refused.headers?.['retry-after'], '1')
     t.equal(code, 0)
-    t.ok(at - sentAt < 2000, `exit ${at - sentAt} ms after the signal, not after the 72 s keep-alive timeout`)
+    t.ok(shutdownMs(child) < 1500, `exit ${shutdownMs(child)} ms after the shutdown began, not after the 72 s keep-alive timeout`)
+    t.ok(at - sentAt < 5000, `(${at - sentAt} ms as the test runner saw it)`)
     t.same(hookLines(child.lines), ['main:queue start', 'main:queue end', 'main:db start', 'main:db end'], 'hooks in reverse order of registration')
     const responseIndex = child.lines.findIndex(line => line.response === '/slow?ms=400')
     const firstHookIndex = child.lines.findIndex(line => line.hook !== undefined)
@@ -51,8 +52,9 @@ t.test('a request that never answers: 503 at the drain deadline, hooks still run
   t.equal(answer.status, 503, 'the hung request gets a clean 503, not a reset')
   t.equal(answer.headers?.['retry-after'], '1')
   t.equal(code, 1)
-  t.ok(at - sentAt <= 1500 + 400, `exited ${at - sentAt} ms after the signal (timeout 1500 ms)`)
-  t.ok(at - sentAt >= 1000, 'the drain used its share of the budget: timeout minus the hooks reserve')
+  t.ok(shutdownMs(child) <= 1500 + 50, `exited ${shutdownMs(child)} ms after the shutdown began (timeout 1500 ms)`)
+  t.ok(shutdownMs(child) >= 1000, 'the drain used its share of the budget: timeout minus the hooks reserve')
+  t.ok(at - sentAt < 1500 + 3000, `(${at - sentAt} ms as the test runner saw it)`)
   t.same(hookLines(child.lines), ['main:db start', 'main:db end'])
   t.match(summaryOf(child), { exitCode: 1, requests: { drained: 0, cut: 1 }, hooks: { ok: 1 } })
 })
@@ -66,8 +68,9 @@ t.test('a hung hook and a throwing hook: each is logged, the others still run, e
   const { code } = await child.exited()
   t.equal(code, 1)
   t.same(hookLines(child.lines), ['main:last start', 'main:last end', 'main:broken start', 'main:hung start', 'main:first start', 'main:first end'])
-  const outcomes = child.lines.filter(line => line.graceful?.event === 'hook').map(line => [line.graceful.hook, line.graceful.outcome])
-  t.same(outcomes, [['main:last', 'ok'], ['main:broken', 'failed'], ['main:hung', 'timeout'], ['main:first', 'ok']])
+  // The order is the one above, from the hooks themselves; each got its own log line with its outcome.
+  const outcomes = Object.fromEntries(child.lines.filter(line => line.graceful?.event === 'hook').map(line => [line.graceful.hook, line.graceful.outcome]))
+  t.same(outcomes, { 'main:last': 'ok', 'main:broken': 'failed', 'main:hung': 'timeout', 'main:first': 'ok' })
   const hung = child.lines.find(line => line.graceful?.hook === 'main:hung')!
   t.ok(hung.graceful.durationMs >= 150 && hung.graceful.durationMs < 2000, `the hung hook was given up after its own 200 ms limit (${hung.graceful.durationMs} ms)`)
   t.match(hung.err, { code: 'FST_GRACEFUL_HOOK_TIMEOUT' })
@@ -83,7 +86,10 @@ t.test('a second signal during the shutdown exits at once with 1', async t => {
   child.process.kill('SIGTERM')
   const { code, at } = await child.exited()
   t.equal(code, 1)
-  t.ok(at - sentAt < 1000, `exited ${at - sentAt} ms after the second signal`)
+  const interrupted = child.lines.find(line => line.graceful?.event === 'interrupted')!
+  const exit = child.lines.find(line => line.exit !== undefined)!
+  t.ok(exit.time - interrupted.time < 200, `exited ${exit.time - interrupted.time} ms after the second signal`)
+  t.ok(at - sentAt < 3000, `(${at - sentAt} ms as the test runner saw it)`)
   t.ok(child.lines.some(line => line.graceful?.event === 'interrupted' && line.graceful.cause === 'second SIGTERM'), 'the interruption is logged')
   t.notOk(child.lines.some(line => line.hook === 'main:slow' && line.at === 'end'))
 })

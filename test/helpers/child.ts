@@ -17,15 +17,25 @@ export interface Child {
   stderr: () => string
 }
 
+/** The test's own loader and coverage flags, less the --no-warnings that tap adds on some Node lines. */
+export function nodeArgs (): string[] {
+  return process.execArgv.filter(arg => arg !== '--no-warnings')
+}
+
+/** The environment for a child: process warnings are part of what is tested. */
+export function nodeEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, NODE_OPTIONS: (process.env.NODE_OPTIONS ?? '').replace('--no-warnings', ''), ...extra }
+}
+
 export function fixture (name: string): string {
   return fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url))
 }
 
 /** Starts a fixture under the same loader as the test (TypeScript, coverage) and waits until it listens. */
 export async function start (file: string, args: unknown = {}, t?: { teardown (fn: () => void): void }, spawnOptions: { env?: Record<string, string>, ipc?: boolean } = {}): Promise<Child> {
-  const child = spawn(process.execPath, [...process.execArgv, fixture(file), JSON.stringify(args)], {
+  const child = spawn(process.execPath, [...nodeArgs(), fixture(file), JSON.stringify(args)], {
     stdio: ['ignore', 'pipe', 'pipe', ...(spawnOptions.ipc === true ? ['ipc' as const] : [])],
-    env: { ...process.env, ...spawnOptions.env }
+    env: nodeEnv(spawnOptions.env)
   })
   t?.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   const lines: Array<Record<string, any>> = []
@@ -43,7 +53,8 @@ export async function start (file: string, args: unknown = {}, t?: { teardown (f
       }
     }
   })
-  const exit = once(child, 'exit').then(([code, signal]) => ({ code, signal, at: Date.now() }))
+  // 'close', not 'exit': only then has every line the child wrote been read.
+  const exit = once(child, 'close').then(([code, signal]) => ({ code, signal, at: Date.now() }))
 
   function waitFor (match: (line: Record<string, any>) => boolean, ms = 10_000): Promise<Record<string, any>> {
     const seen = lines.find(match)
@@ -78,4 +89,14 @@ export async function start (file: string, args: unknown = {}, t?: { teardown (f
 /** The summary line the plugin logged at the end of a shutdown, for one app label. */
 export function summaryOf (child: Child, app = 'main'): Record<string, any> | undefined {
   return child.lines.find(line => line.graceful?.event === 'end' && line.app === app)?.graceful
+}
+
+/**
+ * ms from the moment the shutdown began to the exit, both read off the child's own clock: unlike the
+ * parent's view, this does not stretch when the test runner itself is slow.
+ */
+export function shutdownMs (child: Child, app = 'main'): number {
+  const begun = child.lines.find(line => line.graceful?.event === 'start' && (line.app === undefined || line.app === app))
+  const exit = child.lines.find(line => line.exit !== undefined)
+  return (exit?.time ?? NaN) - (begun?.time ?? NaN)
 }

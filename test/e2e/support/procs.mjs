@@ -1,0 +1,93 @@
+// Child processes for the e2e scenarios: start, wait for exit (bounded), kill in teardown.
+import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
+import { createWriteStream } from 'node:fs'
+import { once } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+/** A loopback port that is free right now (the kernel picks it; we release it at once). */
+export async function freePort () {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address())
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+/** Every process started here, and teardown steps (pm2 kill): all run if the runner is stopped by a signal. */
+const live = new Set()
+const teardowns = new Set()
+
+export function onTeardown (fn) {
+  teardowns.add(fn)
+  return () => teardowns.delete(fn)
+}
+
+export async function teardownAll () {
+  await Promise.allSettled([...teardowns].map((fn) => fn()))
+  await killAll([...live])
+}
+
+/**
+ * Spawn a process whose stdout and stderr go to a log file (kept for post-mortems).
+ * NODE_V8_COVERAGE is dropped: tap must not count the apps' coverage from an e2e run.
+ */
+export function start (command, args, { env = {}, log, cwd } = {}) {
+  const childEnv = { ...process.env, ...env }
+  delete childEnv.NODE_V8_COVERAGE
+  const child = spawn(command, args, { env: childEnv, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  const exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }))
+    child.once('error', (error) => resolve({ code: null, signal: null, error }))
+  })
+  const proc = { child, exited, pid: child.pid }
+  live.add(proc)
+  exited.then(() => live.delete(proc))
+  if (log) {
+    const out = createWriteStream(log, { flags: 'a' })
+    child.stdout.pipe(out, { end: false })
+    child.stderr.pipe(out, { end: false })
+    exited.then(() => setImmediate(() => out.end()))
+  } else {
+    child.stdout.resume()
+    child.stderr.resume()
+  }
+  return proc
+}
+
+export function isRunning (proc) {
+  return proc.child.exitCode === null && proc.child.signalCode === null
+}
+
+/** Wait at most `ms` for the process to exit; resolves to the exit info or null on time-out. */
+export async function waitExit (proc, ms) {
+  const ac = new AbortController()
+  const result = await Promise.race([
+    proc.exited,
+    sleep(ms, null, { signal: ac.signal }).catch(() => null)
+  ])
+  ac.abort()
+  return result
+}
+
+/** Teardown: SIGKILL whatever is still running and wait for it. */
+export async function killAll (procs) {
+  await Promise.all(procs.map(async (proc) => {
+    if (!proc || !isRunning(proc)) return
+    proc.child.kill('SIGKILL')
+    await waitExit(proc, 5000)
+  }))
+}
+
+/** Poll `fn` every `interval` ms until it returns truthy; throw after `ms`. */
+export async function until (fn, { ms, interval = 50, what }) {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const value = await fn()
+    if (value) return value
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await sleep(interval)
+  }
+}
