@@ -88,7 +88,7 @@ export function renderSvg (panels, { machine = '' } = {}) {
   const panelH = 190
   const top = 80
   const gap = 78
-  const H = top + panels.length * (panelH + gap) + 34
+  const H = top + panels.length * (panelH + gap) + 44
   const plotW = W - left - right
 
   // x: a linear window around the action, then a compressed tail up to the last exit.
@@ -195,8 +195,8 @@ export function renderSvg (panels, { machine = '' } = {}) {
       out.push(`<rect x="${bx - 4}" y="${yb - 6}" width="8" height="12" fill="#fff"/><line x1="${bx - 6}" y1="${yb + 6}" x2="${bx - 2}" y2="${yb - 6}" stroke="#555"/><line x1="${bx + 2}" y1="${yb + 6}" x2="${bx + 6}" y2="${yb - 6}" stroke="#555"/>`)
     }
   })
-  out.push(`<text x="${left}" y="${H - 10}" fill="#777">time from SIGTERM; axis compressed after the break</text>`)
-  out.push(`<text x="${W - right}" y="${H - 10}" text-anchor="end" fill="#777">bench/timeline.mjs, from a real run${machine ? `: ${esc(machine)}` : ''}</text>`)
+  out.push(`<text x="${left}" y="${H - 24}" fill="#777">time from SIGTERM; axis compressed after the break</text>`)
+  out.push(`<text x="${left}" y="${H - 8}" fill="#777">bench/timeline.mjs, from a real run${machine ? `: ${esc(machine)}` : ''}</text>`)
   out.push('</svg>')
   return out.join('\n') + '\n'
 }
