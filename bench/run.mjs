@@ -1,5 +1,6 @@
 // npm run bench [-- --quick] [-- --out dir] [-- --only overhead,shutdown,memory,timeline]
-// Runs every measure, prints one table per measure, writes results.json and timeline.svg.
+// Runs every measure, prints one table per measure, writes results.json and timeline.svg
+// (into bench/, or .cache/bench-quick/ for a quick run, unless --out says where).
 // BENCH_QUICK=1 is the same as --quick: tiny counts, every measure, well under a minute.
 import os from 'node:os'
 import { writeFile, mkdir } from 'node:fs/promises'
@@ -17,7 +18,10 @@ import { fmt, fmtSpread, table } from './lib/stats.mjs'
 const args = process.argv.slice(2)
 const quick = args.includes('--quick') || process.env.BENCH_QUICK === '1'
 const outAt = args.indexOf('--out')
-const out = outAt >= 0 ? args[outAt + 1] : fileURLToPath(new URL('.', import.meta.url))
+// A quick run must not replace the committed timeline.svg with a picture of tiny counts.
+const out = outAt >= 0
+  ? args[outAt + 1]
+  : fileURLToPath(new URL(quick ? '../.cache/bench-quick/' : '.', import.meta.url))
 const onlyAt = args.indexOf('--only')
 const only = onlyAt >= 0 ? args[onlyAt + 1].split(',') : ['overhead', 'shutdown', 'memory', 'timeline']
 
