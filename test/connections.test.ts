@@ -103,8 +103,8 @@ for (const transport of transports) {
   })
 }
 
-// Fastify closes idle HTTP/2 sessions itself where Node has server.closeHttp2Sessions() (Node 24 and later).
-const nodeClosesSessions = typeof (http2.createServer() as unknown as { closeHttp2Sessions?: unknown }).closeHttp2Sessions === 'function'
+// From Node 24 on, closing an HTTP/2 server closes its idle sessions too (measured: 20 and 22 wait, 24 and 26 do not).
+const nodeClosesSessions = Number(process.versions.node.split('.')[0]) >= 24
 
 t.test('plain Fastify, for reference: SSE and long polls hold the process, and HTTP/2 sessions where Node cannot close them', async t => {
   const cases: Array<[string, (child: Child) => Promise<unknown>]> = [

@@ -24,7 +24,7 @@ export function nodeArgs (): string[] {
 
 /** The environment for a child: process warnings are part of what is tested. */
 export function nodeEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { ...process.env, NODE_OPTIONS: (process.env.NODE_OPTIONS ?? '').replace('--no-warnings', ''), ...extra }
+  return { ...process.env, NODE_OPTIONS: (process.env.NODE_OPTIONS ?? '').replace(/"?--no-warnings"?/g, ''), ...extra }
 }
 
 export function fixture (name: string): string {
