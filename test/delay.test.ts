@@ -43,7 +43,7 @@ t.test('during the delay requests are served with Connection: close and readines
   const { code } = await child.exited()
   t.equal(code, 0)
   const summary = summaryOf(child)!
-  t.ok(summary.durationMs.delay >= 550 && summary.durationMs.delay < 1500, `the delay phase took ${summary.durationMs.delay} ms`)
+  t.ok(summary.durationMs.delay >= 550 && summary.durationMs.delay < 3000, `the delay phase took ${summary.durationMs.delay} ms`)
 })
 
 t.test('app.close() during the delay window ends the window at once and finishes the shutdown', async t => {
@@ -66,7 +66,7 @@ t.test('on Kubernetes the delay defaults to 5000 ms', async t => {
   t.equal((await request(child.ports[0]!, '/')).status, 200, 'still serving right after the signal')
   const { code, at } = await child.exited()
   t.equal(code, 0)
-  t.ok(at - signalledAt >= 5000 && at - signalledAt < 8000, `exited ${at - signalledAt} ms after the signal`)
+  t.ok(at - signalledAt >= 5000 && at - signalledAt < 9000, `exited ${at - signalledAt} ms after the signal`)
 })
 
 t.test('app.drain() during the delay ends the delay at once', async t => {
@@ -76,7 +76,7 @@ t.test('app.drain() during the delay ends the delay at once', async t => {
   const started = Date.now()
   await app.drain()
   await app.close()
-  t.ok(Date.now() - started < 1000, 'a direct drain or close has no delay window')
+  t.ok(Date.now() - started < 3000, 'a direct drain or close has no delay window')
 })
 
 t.test('a delay that leaves no room for the drain and the hooks is refused, naming both values', async t => {

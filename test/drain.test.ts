@@ -56,7 +56,7 @@ t.test('the drain is bounded: a hung request gets a 503 at the drain deadline, a
   await sleep(10)
   const started = Date.now()
   const result = await app.drain()
-  t.ok(Date.now() - started < 1000)
+  t.ok(Date.now() - started < 3000, 'bounded by the drain deadline, not by the request')
   t.match(result, { inflight: 1, completed: 0, cut: 1, timedOut: true })
   const res = await hung
   t.equal(res.statusCode, 503)

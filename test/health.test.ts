@@ -65,7 +65,7 @@ t.test('custom paths and a check: readiness fails while the check throws, reject
     t.equal(res.statusCode, 503, `503 when the check does ${failing}`)
     t.same(res.json(), { status: 'unavailable' })
     t.notMatch(res.body, /secret/)
-    t.ok(Date.now() - started < 1800, 'a check is bounded in time')
+    t.ok(Date.now() - started < 3500, 'a check is bounded in time')
   }
   t.equal((await app.inject('/alive')).statusCode, 200, 'liveness does not run the check')
   state = 'ok'

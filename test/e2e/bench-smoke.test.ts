@@ -10,7 +10,7 @@ import t from 'tap'
 
 type Json = Record<string, any>
 
-const RUN = fileURLToPath(new URL('../bench/run.mjs', import.meta.url))
+const RUN = fileURLToPath(new URL('../../bench/run.mjs', import.meta.url))
 const SHUTDOWN_VARIANTS = ['plain', 'close-with-grace', 'fastify-graceful-shutdown', 'terminus', 'http-terminator', 'ours']
 const LOAD_OUTCOMES = ['answered', 'refused', 'connrefused', 'died-reused', 'died-new', 'other', 'timeout']
 const LIMIT_MS = 150_000
