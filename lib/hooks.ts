@@ -62,7 +62,8 @@ async function runOne (hook: Hook, cause: ShutdownCause, limit: number): Promise
   const startedAt = performance.now()
   const done = (outcome: HookOutcome['outcome'], error?: unknown): HookOutcome =>
     ({ name: hook.name, outcome, durationMs: performance.now() - startedAt, ...(error === undefined ? {} : { error }) })
-  if (limit <= 0) return done('timeout', new FST_GRACEFUL_HOOK_TIMEOUT(hook.name, 0))
+  // A Node timer cannot be shorter than 1 ms (and fires on a ms clock): less than that is no time at all.
+  if (limit < 1) return done('timeout', new FST_GRACEFUL_HOOK_TIMEOUT(hook.name, 0))
 
   const controller = new AbortController()
   let timer: NodeJS.Timeout | undefined
@@ -101,9 +102,14 @@ export function createHooks (hookTimeout: number): Hooks {
     },
     async run (cause, deadline, observe) {
       const outcomes: HookOutcome[] = []
+      // Once a hook ran out of time at the overall deadline, none is left for the next ones, whatever a timer
+      // that fired a fraction of a millisecond early makes the clock say.
+      let deadlineReached = false
       for (const hook of [...hooks].reverse()) {
-        const limit = Math.min(hook.timeout, deadline - performance.now())
-        outcomes.push(await observe(hook.name, limit, () => runOne(hook, cause, limit)))
+        const limit: number = deadlineReached ? 0 : Math.min(hook.timeout, deadline - performance.now())
+        const outcome = await observe(hook.name, limit, () => runOne(hook, cause, limit))
+        deadlineReached ||= outcome.outcome === 'timeout' && limit < hook.timeout
+        outcomes.push(outcome)
       }
       return outcomes
     }
