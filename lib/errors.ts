@@ -43,9 +43,3 @@ export const FST_GRACEFUL_HOOK_TIMEOUT = createError<'FST_GRACEFUL_HOOK_TIMEOUT'
   'FST_GRACEFUL_HOOK_TIMEOUT',
   'fastify-graceful: shutdown hook "%s" did not finish within %d ms'
 )
-
-export const FST_GRACEFUL_SHUTTING_DOWN = createError<'FST_GRACEFUL_SHUTTING_DOWN', []>(
-  'FST_GRACEFUL_SHUTTING_DOWN',
-  'Server is shutting down',
-  503
-)
