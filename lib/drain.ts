@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { askToClose, isHttp1, type Gate } from './gate.ts'
+import { askToClose, isHttp1, unavailable, type Gate } from './gate.ts'
 import type { Exchange, Inflight } from './inflight.ts'
 
 export interface DrainResult {
@@ -25,7 +25,7 @@ export interface DrainResult {
  */
 export const LINGER_MS = 250
 
-const CUT_BODY = JSON.stringify({ statusCode: 503, code: 'FST_GRACEFUL_SHUTTING_DOWN', error: 'Service Unavailable', message: 'Server is shutting down: the request did not finish before the deadline' })
+const CUT_BODY = unavailable('Server is shutting down: the request did not finish before the deadline')
 
 /** A request that is already streaming keeps its HTTP/1 connection until it ends; then the connection goes. */
 function release (exchange: Exchange): void {

@@ -38,6 +38,11 @@ export function askToClose ({ req, res }: Pick<Exchange, 'req' | 'res'>): void {
 
 const raw = (reply: FastifyReply): Pick<Exchange, 'req' | 'res'> => ({ req: reply.request.raw, res: reply.raw } as Pick<Exchange, 'req' | 'res'>)
 
+/** The body of every 503 the plugin sends, refused at the gate or cut at the deadline. */
+export function unavailable (message: string): string {
+  return JSON.stringify({ statusCode: 503, code: 'FST_GRACEFUL_SHUTTING_DOWN', error: 'Service Unavailable', message })
+}
+
 function admitted (request: FastifyRequest): boolean {
   return (request.routeOptions.config as unknown as Record<symbol, unknown>)[ADMIT] === true
 }
@@ -46,7 +51,7 @@ export function createGate (inflight: Inflight, retryAfter: number | false): Gat
   let admission: Admission = 'open'
   let refused = 0
   const closing = new AbortController()
-  const body = JSON.stringify({ statusCode: 503, code: 'FST_GRACEFUL_SHUTTING_DOWN', error: 'Service Unavailable', message: 'Server is shutting down' })
+  const body = unavailable('Server is shutting down')
 
   function refuse (reply: FastifyReply): void {
     refused++
