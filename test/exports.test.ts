@@ -1,5 +1,6 @@
 // import default, import { fastifyGraceful }, and require() all give the plugin, from the built package.
 import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import t from 'tap'
 
 const root = new URL('..', import.meta.url)
@@ -24,4 +25,17 @@ t.test('CommonJS: the plugin registers and decorates the root instance', async t
     app.ready().then(() => { console.log(app.isShuttingDown, typeof app.drain, typeof app.addShutdownHook); return app.close() })
   `, 'commonjs')
   t.equal(out, 'false function function')
+})
+
+t.test('require() and import share one module instance (one set of signal listeners)', async t => {
+  const out = run("import { createRequire } from 'node:module'; import graceful from 'fastify-graceful'; console.log(createRequire(import.meta.url)('fastify-graceful') === graceful)", 'module')
+  t.equal(out, 'true')
+})
+
+t.test('the CommonJS types name every type the ES module exports', async t => {
+  const esm = readFileSync(new URL('dist/index.d.ts', root), 'utf8')
+  const cjs = readFileSync(new URL('cjs/index.d.cts', root), 'utf8')
+  const names = [...esm.matchAll(/^export type \{ ([^}]+) \}/gm)].flatMap(match => match[1]!.split(',').map(name => name.trim()))
+  t.ok(names.length >= 9, `found the type exports: ${names.join(', ')}`)
+  for (const name of names) t.match(cjs, new RegExp(`export type ${name} = Types\\.${name}\\b`), name)
 })
