@@ -19,3 +19,30 @@ export const startChannel = dc.channel(CHANNELS.start)
 export const phaseChannel = dc.channel(CHANNELS.phase)
 export const endChannel = dc.channel(CHANNELS.end)
 export const hookChannel = dc.tracingChannel(CHANNELS.hook)
+
+/**
+ * Node rethrows a subscriber's exception on the next tick as an uncaught exception. Publishing inside this window
+ * lets the process-wide error listener tell those apart: a subscriber must never change the shutdown or its exit code.
+ */
+let publishing = 0
+
+/** Runs `publish` (one or more channel events) with a window that stays open until the rethrows queued by it have run. */
+export function isolated<T> (publish: () => T): T {
+  publishing++
+  try {
+    return publish()
+  } finally {
+    process.nextTick(() => { publishing-- })
+  }
+}
+
+/** Opens the same window around events that a tracing channel publishes later, from a promise reaction. */
+export function openWindow (): () => void {
+  publishing++
+  return () => process.nextTick(() => { publishing-- })
+}
+
+/** Whether an uncaught error now comes from a subscriber of the plugin's channels. */
+export function fromSubscriber (): boolean {
+  return publishing > 0
+}

@@ -59,7 +59,8 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
         exit: options.exit,
         shutdown: sequence.shutdown,
         flush: () => reporter.flush(Math.max(0, Math.min(sequence.remaining(), 1000))),
-        interrupted: reporter.interrupted
+        interrupted: reporter.interrupted,
+        uncaught: reporter.uncaught
       })
       warnAboutNeighbours(signals, options.timeout, reporter.warning)
     })

@@ -29,7 +29,7 @@ export interface HealthOptions {
   readiness?: string
   /** Default '/health/live'. */
   liveness?: string
-  /** Readiness also fails (503) while this throws or rejects. */
+  /** Readiness also fails (503) while this throws, rejects, resolves or returns `false`, or takes over a second. */
   check?: () => unknown
 }
 
@@ -154,7 +154,7 @@ export function resolveOptions (options: Record<string, unknown>): ResolvedOptio
     signals: checkSignals(given('signals')),
     exit: checkBoolean('exit', given('exit')),
     retryAfter: checkRetryAfter(given('retryAfter')),
-    delay: checkDelay(options.delay ?? (onKubernetes ? KUBERNETES_DELAY : DEFAULTS.delay)),
+    delay: checkDelay(options.delay === undefined ? (onKubernetes ? KUBERNETES_DELAY : DEFAULTS.delay) : options.delay),
     health: checkHealth(given('health'))
   }
   const room = roomAfterDelay(resolved.timeout, resolved.hookTimeout)

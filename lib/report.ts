@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { performance } from 'node:perf_hooks'
-import { endChannel, hookChannel, phaseChannel, startChannel } from './channels.ts'
+import { endChannel, hookChannel, isolated, openWindow, phaseChannel, startChannel } from './channels.ts'
 import type { DrainResult } from './drain.ts'
 import type { HookOutcome, ShutdownCause } from './hooks.ts'
 
@@ -35,8 +35,10 @@ export interface Reporter {
   summary (facts: Facts): ShutdownSummary
   /** Lets a log transport write out the last lines before the process exits, within `ms`. */
   flush (ms: number): Promise<void>
-  /** A second signal or error: the process ends at once. */
+  /** A second signal: the process ends at once. */
   interrupted (what: string): void
+  /** An uncaught error once the shutdown is under way (logged, exit code 1), or one thrown by a channel subscriber (logged only). */
+  uncaught (error: unknown, fromSubscriber: boolean): void
   /** Something at startup that will spoil a shutdown: a log line and a process warning (seen whatever the log level). */
   warning (message: string): void
 }
@@ -58,9 +60,26 @@ export function summarize (facts: Facts): ShutdownSummary {
   }
 }
 
+type Level = 'info' | 'warn' | 'error'
+type Log = Record<Level, (details: object, message: string) => void>
+
+/** Logging is best effort: a logger that throws (an ended destination, say) must never fail a shutdown. */
+function bestEffort (logger: FastifyInstance['log']): Log {
+  const write = (level: Level) => (details: object, message: string): void => {
+    try {
+      logger[level](details, message)
+    } catch {}
+  }
+  return { info: write('info'), warn: write('warn'), error: write('error') }
+}
+
+/** Errors during a shutdown logged in full; a crash loop beyond this is counted in one last line. */
+export const LOGGED_ERRORS = 10
+
 export function createReporter (fastify: FastifyInstance): Reporter {
-  const log = fastify.log
+  const log = bestEffort(fastify.log)
   let startedAt = 0
+  let uncaughtErrors = 0
 
   function logHook (hook: HookOutcome): void {
     const graceful = { event: 'hook', hook: hook.name, outcome: hook.outcome, durationMs: round(hook.durationMs) }
@@ -78,11 +97,11 @@ export function createReporter (fastify: FastifyInstance): Reporter {
       } else {
         log.error({ graceful, err: error }, `graceful shutdown started by an uncaught error: ${inflight} request(s) in flight`)
       }
-      if (startChannel.hasSubscribers) startChannel.publish({ fastify, cause, inflight, timeout, delay, error })
+      if (startChannel.hasSubscribers) isolated(() => startChannel.publish({ fastify, cause, inflight, timeout, delay, error }))
     },
 
     phase (phase, event) {
-      if (phaseChannel.hasSubscribers) phaseChannel.publish({ fastify, phase, event, elapsedMs: round(performance.now() - startedAt) })
+      if (phaseChannel.hasSubscribers) isolated(() => phaseChannel.publish({ fastify, phase, event, elapsedMs: round(performance.now() - startedAt) }))
     },
 
     async hook (name, limitMs, run) {
@@ -90,11 +109,15 @@ export function createReporter (fastify: FastifyInstance): Reporter {
       if (hookChannel.hasSubscribers) {
         const context: Record<string, unknown> = { fastify, name, limitMs: round(limitMs) }
         // The trace wraps the hook's race against its limit, so a hook that never settles still ends its trace.
-        outcome = await hookChannel.tracePromise(async () => {
+        let close = (): void => {}
+        outcome = await isolated(() => hookChannel.tracePromise(async () => {
           const result = await run()
           Object.assign(context, { outcome: result.outcome, durationMs: round(result.durationMs) }, result.error === undefined ? {} : { error: result.error })
+          // asyncStart and asyncEnd are published from the reaction to this promise.
+          close = openWindow()
           return result
-        }, context)
+        }, context))
+        close()
       } else {
         outcome = await run()
       }
@@ -103,18 +126,31 @@ export function createReporter (fastify: FastifyInstance): Reporter {
     },
 
     summary (facts) {
-      const summary = summarize(facts)
+      const summary = summarize({ ...facts, crashed: facts.crashed || uncaughtErrors > 0 })
       const { durationMs: d, requests: r, hooks: h } = summary
       const line = `graceful shutdown complete in ${Math.round(d.total)} ms (exit code ${summary.exitCode}): ` +
         `${r.drained} drained, ${r.refused} refused, ${r.cut} cut; hooks ${h.ok} ok, ${h.failed} failed, ${h.timedOut} timed out`
       if (summary.exitCode === 0) log.info({ graceful: { event: 'end', ...summary } }, line)
       else log.warn({ graceful: { event: 'end', ...summary } }, line)
-      if (endChannel.hasSubscribers) endChannel.publish({ fastify, summary })
+      if (endChannel.hasSubscribers) isolated(() => endChannel.publish({ fastify, summary }))
       return summary
     },
 
     interrupted (what) {
       log.error({ graceful: { event: 'interrupted', cause: what } }, `${what} during the graceful shutdown: exiting at once with code 1`)
+    },
+
+    uncaught (error, fromSubscriber) {
+      if (fromSubscriber) {
+        log.warn({ graceful: { event: 'subscriber-error' }, err: error }, 'a diagnostics_channel subscriber threw during the graceful shutdown: ignored')
+        return
+      }
+      uncaughtErrors++
+      if (uncaughtErrors <= LOGGED_ERRORS) {
+        log.error({ graceful: { event: 'uncaught' }, err: error }, 'uncaught error during the graceful shutdown: the shutdown goes on within its deadline, exit code 1')
+      } else if (uncaughtErrors === LOGGED_ERRORS + 1) {
+        log.error({ graceful: { event: 'uncaught' } }, `more than ${LOGGED_ERRORS} uncaught errors during the graceful shutdown: the next ones are not logged`)
+      }
     },
 
     warning (message) {
@@ -123,7 +159,7 @@ export function createReporter (fastify: FastifyInstance): Reporter {
     },
 
     flush (ms) {
-      const flushable = log as { flush?: (done: (error?: Error) => void) => void }
+      const flushable = fastify.log as { flush?: (done: (error?: Error) => void) => void }
       if (typeof flushable.flush !== 'function') return Promise.resolve()
       return new Promise(resolve => {
         const timer = setTimeout(resolve, ms)
