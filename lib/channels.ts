@@ -21,28 +21,41 @@ export const endChannel = dc.channel(CHANNELS.end)
 export const hookChannel = dc.tracingChannel(CHANNELS.hook)
 
 /**
- * Node rethrows a subscriber's exception on the next tick as an uncaught exception. Publishing inside this window
- * lets the process-wide error listener tell those apart: a subscriber must never change the shutdown or its exit code.
+ * Node rethrows a subscriber's exception on the next tick as an uncaught exception. While the plugin publishes, and
+ * until those rethrows have run, a listener of ours takes them: a subscriber must never end or fail the shutdown.
  */
 let publishing = 0
+let report: (error: unknown) => void = () => {}
+const swallow = (error: unknown): void => { report(error) }
 
-/** Runs `publish` (one or more channel events) with a window that stays open until the rethrows queued by it have run. */
-export function isolated<T> (publish: () => T): T {
-  publishing++
+function open (onError: (error: unknown) => void): void {
+  report = onError
+  if (publishing++ === 0) process.on('uncaughtException', swallow)
+}
+
+function close (): void {
+  process.nextTick(() => {
+    if (--publishing === 0) process.removeListener('uncaughtException', swallow)
+  })
+}
+
+/** Runs `publish` (one or more channel events); what its subscribers throw goes to `onError` instead of crashing. */
+export function isolated<T> (onError: (error: unknown) => void, publish: () => T): T {
+  open(onError)
   try {
     return publish()
   } finally {
-    process.nextTick(() => { publishing-- })
+    close()
   }
 }
 
-/** Opens the same window around events that a tracing channel publishes later, from a promise reaction. */
-export function openWindow (): () => void {
-  publishing++
-  return () => process.nextTick(() => { publishing-- })
+/** The same window around events that a tracing channel publishes later, from a promise reaction; returns its end. */
+export function openWindow (onError: (error: unknown) => void): () => void {
+  open(onError)
+  return close
 }
 
-/** Whether an uncaught error now comes from a subscriber of the plugin's channels. */
+/** Whether an uncaught error now comes from a subscriber of the plugin's channels (the process listener leaves it to us). */
 export function fromSubscriber (): boolean {
   return publishing > 0
 }

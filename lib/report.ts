@@ -37,8 +37,8 @@ export interface Reporter {
   flush (ms: number): Promise<void>
   /** A second signal: the process ends at once. */
   interrupted (what: string): void
-  /** An uncaught error once the shutdown is under way (logged, exit code 1), or one thrown by a channel subscriber (logged only). */
-  uncaught (error: unknown, fromSubscriber: boolean): void
+  /** An uncaught error once the shutdown is under way: logged with its stack, exit code 1. */
+  uncaught (error: unknown): void
   /** Something at startup that will spoil a shutdown: a log line and a process warning (seen whatever the log level). */
   warning (message: string): void
 }
@@ -80,6 +80,9 @@ export function createReporter (fastify: FastifyInstance): Reporter {
   const log = bestEffort(fastify.log)
   let startedAt = 0
   let uncaughtErrors = 0
+  const subscriberThrew = (error: unknown): void => {
+    log.warn({ graceful: { event: 'subscriber-error' }, err: error }, 'a diagnostics_channel subscriber threw during the graceful shutdown: ignored')
+  }
 
   function logHook (hook: HookOutcome): void {
     const graceful = { event: 'hook', hook: hook.name, outcome: hook.outcome, durationMs: round(hook.durationMs) }
@@ -97,11 +100,11 @@ export function createReporter (fastify: FastifyInstance): Reporter {
       } else {
         log.error({ graceful, err: error }, `graceful shutdown started by an uncaught error: ${inflight} request(s) in flight`)
       }
-      if (startChannel.hasSubscribers) isolated(() => startChannel.publish({ fastify, cause, inflight, timeout, delay, error }))
+      if (startChannel.hasSubscribers) isolated(subscriberThrew, () => startChannel.publish({ fastify, cause, inflight, timeout, delay, error }))
     },
 
     phase (phase, event) {
-      if (phaseChannel.hasSubscribers) isolated(() => phaseChannel.publish({ fastify, phase, event, elapsedMs: round(performance.now() - startedAt) }))
+      if (phaseChannel.hasSubscribers) isolated(subscriberThrew, () => phaseChannel.publish({ fastify, phase, event, elapsedMs: round(performance.now() - startedAt) }))
     },
 
     async hook (name, limitMs, run) {
@@ -110,11 +113,11 @@ export function createReporter (fastify: FastifyInstance): Reporter {
         const context: Record<string, unknown> = { fastify, name, limitMs: round(limitMs) }
         // The trace wraps the hook's race against its limit, so a hook that never settles still ends its trace.
         let close = (): void => {}
-        outcome = await isolated(() => hookChannel.tracePromise(async () => {
+        outcome = await isolated(subscriberThrew, () => hookChannel.tracePromise(async () => {
           const result = await run()
           Object.assign(context, { outcome: result.outcome, durationMs: round(result.durationMs) }, result.error === undefined ? {} : { error: result.error })
           // asyncStart and asyncEnd are published from the reaction to this promise.
-          close = openWindow()
+          close = openWindow(subscriberThrew)
           return result
         }, context))
         close()
@@ -132,7 +135,7 @@ export function createReporter (fastify: FastifyInstance): Reporter {
         `${r.drained} drained, ${r.refused} refused, ${r.cut} cut; hooks ${h.ok} ok, ${h.failed} failed, ${h.timedOut} timed out`
       if (summary.exitCode === 0) log.info({ graceful: { event: 'end', ...summary } }, line)
       else log.warn({ graceful: { event: 'end', ...summary } }, line)
-      if (endChannel.hasSubscribers) isolated(() => endChannel.publish({ fastify, summary }))
+      if (endChannel.hasSubscribers) isolated(subscriberThrew, () => endChannel.publish({ fastify, summary }))
       return summary
     },
 
@@ -140,11 +143,7 @@ export function createReporter (fastify: FastifyInstance): Reporter {
       log.error({ graceful: { event: 'interrupted', cause: what } }, `${what} during the graceful shutdown: exiting at once with code 1`)
     },
 
-    uncaught (error, fromSubscriber) {
-      if (fromSubscriber) {
-        log.warn({ graceful: { event: 'subscriber-error' }, err: error }, 'a diagnostics_channel subscriber threw during the graceful shutdown: ignored')
-        return
-      }
+    uncaught (error) {
       uncaughtErrors++
       if (uncaughtErrors <= LOGGED_ERRORS) {
         log.error({ graceful: { event: 'uncaught' }, err: error }, 'uncaught error during the graceful shutdown: the shutdown goes on within its deadline, exit code 1')

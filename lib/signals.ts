@@ -14,8 +14,8 @@ export interface Participant {
   flush (): Promise<void>
   /** Told when a second signal ends the process at once. */
   interrupted (what: string): void
-  /** Told of an uncaught error that does not start a shutdown: one during it, or one thrown by a channel subscriber. */
-  uncaught (error: unknown, fromSubscriber: boolean): void
+  /** Told of an uncaught error once the shutdown is under way. */
+  uncaught (error: unknown): void
 }
 
 /**
@@ -42,10 +42,11 @@ let errorsDuring = 0
  * error thrown by a handler mid-drain or a timer inside a hook would skip the drain and the hooks.
  */
 function onError (error: unknown): void {
-  const subscriber = fromSubscriber()
-  if (running || subscriber) {
-    if (!subscriber) errorsDuring++
-    for (const participant of running ? involved : participants) participant.uncaught(error, subscriber)
+  // A channel subscriber's error: lib/channels.ts logs it, and it changes nothing.
+  if (fromSubscriber()) return
+  if (running) {
+    errorsDuring++
+    for (const participant of involved) participant.uncaught(error)
     return
   }
   crash = { error }

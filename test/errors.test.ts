@@ -87,3 +87,15 @@ t.test('a diagnostics_channel subscriber that throws never breaks the shutdown',
   t.match(warned[0], { level: 40, err: { message: 'subscriber to start threw', stack: /subscriber to start threw/ } })
   t.equal(uncaught(child.lines).length, 0)
 })
+
+t.test('a subscriber that throws during app.close() (no signal) is logged and starts no crash shutdown', async t => {
+  const child = await start('app.ts', { throwingSubscriber: true, hooks: [{ name: 'db', behaviour: 'ok' }] }, t)
+  const answer = await request(child.ports[0]!, '/admin/close', { method: 'POST' })
+  t.equal(answer.status, 200)
+  const { code } = await child.exited()
+  t.equal(code, 0, 'the process ended by itself once the server closed')
+  t.same(hookLines(child.lines), ['main:db start', 'main:db end'])
+  t.match(summaryOf(child), { cause: 'close', exitCode: 0 })
+  t.ok(child.lines.some(line => line.graceful?.event === 'subscriber-error'))
+  t.notOk(child.lines.some(line => line.graceful?.cause === 'error'), 'no shutdown started by an error')
+})
