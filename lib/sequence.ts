@@ -67,6 +67,14 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     reporter.start(why, inflight.exchanges().length, error, options)
   }
 
+  /** app.drain() set a clock for the drain alone: what follows it (close, or a signal's way to the exit) gets the whole timeout again, once. */
+  let clockRestarted = false
+  function restartClock (): void {
+    if (cause !== 'drain' || clockRestarted) return
+    clockRestarted = true
+    deadline = performance.now() + options.timeout - exitMargin(options.timeout)
+  }
+
   /** Keep serving, readiness failing and every response asking for Connection: close, until the delay is over. */
   async function delayWindow (): Promise<void> {
     if (options.delay === 0 || drained !== null) return
@@ -107,6 +115,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
 
     async shutdown (why, error) {
       begin(why, error)
+      restartClock()
       await delayWindow()
       await drainOnce()
       if (!closeCalled) {
@@ -129,6 +138,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     async preClose () {
       closeCalled = true
       begin('close')
+      restartClock()
       await drainOnce()
       closeStartedAt = performance.now()
       reporter.phase('close', 'start')
