@@ -52,16 +52,19 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   let leave = (): void => {}
   if (options.signals !== false) {
     const signals = options.signals
+    let ready = false
+    // Listening from registration on: a signal while later plugins still load runs the hooks registered so far.
+    leave = enroll({
+      signals,
+      timeout: options.timeout,
+      exit: options.exit,
+      shutdown: (cause, error) => ready ? sequence.shutdown(cause, error) : sequence.duringStartup(cause, error),
+      flush: () => reporter.flush(Math.max(0, Math.min(sequence.remaining(), 1000))),
+      interrupted: reporter.interrupted,
+      uncaught: reporter.uncaught
+    })
     fastify.addHook('onReady', async () => {
-      leave = enroll({
-        signals,
-        timeout: options.timeout,
-        exit: options.exit,
-        shutdown: sequence.shutdown,
-        flush: () => reporter.flush(Math.max(0, Math.min(sequence.remaining(), 1000))),
-        interrupted: reporter.interrupted,
-        uncaught: reporter.uncaught
-      })
+      ready = true
       warnAboutNeighbours(signals, options.timeout, reporter.warning)
     })
     fastify.addHook('onListen', async () => signalReady())

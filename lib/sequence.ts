@@ -19,6 +19,8 @@ export interface Sequence {
   readonly isShuttingDown: boolean
   /** The signal path: delay window, drain, then fastify.close() (which runs the hooks), then the exit code. */
   shutdown (cause: ShutdownCause, error?: unknown): Promise<number>
+  /** A signal or crash before onReady: fastify.close() would wait for the plugins still loading, so the hooks registered so far run now. */
+  duringStartup (cause: ShutdownCause, error?: unknown): Promise<number>
   /** app.drain(): the drain phase on its own; the instance stays open. */
   drain (): Promise<DrainResult>
   /** Fastify's preClose: drain before the server stops listening. */
@@ -128,6 +130,12 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
       }
       const summary = await finished
       return closeFailed ? 1 : summary.exitCode
+    },
+
+    async duringStartup (why, error) {
+      begin(why, error)
+      await this.onClose()
+      return (await finished).exitCode
     },
 
     drain () {
