@@ -8,6 +8,7 @@ import { createHooks, type ShutdownHook, type ShutdownHookOptions } from './hook
 import { createInflight } from './inflight.ts'
 import { resolveOptions, type FastifyGracefulOptions } from './options.ts'
 import { warnAboutNeighbours } from './neighbours.ts'
+import { watchOutsideRoutes } from './outside.ts'
 import { createReporter } from './report.ts'
 import { createSequence } from './sequence.ts'
 import { enroll, signalReady } from './signals.ts'
@@ -45,6 +46,7 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   fastify.decorate('drain', () => sequence.drain())
   fastify.decorate('addShutdownHook', (nameOrFn: unknown, fnOrOptions?: unknown, maybeOptions?: unknown) => hooks.add(nameOrFn, fnOrOptions, maybeOptions))
 
+  fastify.addHook('onRequest', watchOutsideRoutes(fastify, () => sequence.isShuttingDown, reporter.outsideGate))
   fastify.addHook('onRequest', gate.onRequest)
   fastify.addHook('preClose', sequence.preClose)
   if (options.health !== false) addHealthRoutes(fastify, options.health, () => !sequence.isShuttingDown)

@@ -41,6 +41,8 @@ export interface Reporter {
   uncaught (error: unknown): void
   /** Something at startup that will spoil a shutdown: a log line and a process warning (seen whatever the log level). */
   warning (message: string): void
+  /** A request answered during the shutdown by a route the gate does not cover: a log line and a process warning. */
+  outsideGate (message: string): void
 }
 
 const round = (value: number): number => Math.round(value * 10) / 10
@@ -155,6 +157,11 @@ export function createReporter (fastify: FastifyInstance): Reporter {
     warning (message) {
       log.warn({ graceful: { event: 'warning' } }, message)
       process.emitWarning(message, { code: 'FST_GRACEFUL_SIGNAL_LISTENER' })
+    },
+
+    outsideGate (message) {
+      log.warn({ graceful: { event: 'warning' } }, message)
+      process.emitWarning(message, { code: 'FST_GRACEFUL_ENCAPSULATED' })
     },
 
     flush (ms) {
