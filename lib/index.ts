@@ -6,7 +6,7 @@ import { createGate } from './gate.ts'
 import { addHealthRoutes } from './health.ts'
 import { createHooks, type ShutdownHook, type ShutdownHookOptions } from './hooks.ts'
 import { createInflight } from './inflight.ts'
-import { resolveOptions, type FastifyGracefulOptions } from './options.ts'
+import { refusesWhileClosing, resolveOptions, type FastifyGracefulOptions } from './options.ts'
 import { warnAboutNeighbours } from './neighbours.ts'
 import { watchOutsideRoutes } from './outside.ts'
 import { createReporter } from './report.ts'
@@ -36,7 +36,7 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   const options = resolveOptions(rawOptions as Record<string, unknown>)
   const connections = watchConnections(fastify.server, fastify.initialConfig.http2 === true)
   const inflight = createInflight(connections.http1Sockets)
-  const gate = createGate(inflight, options.retryAfter)
+  const gate = createGate(inflight, options.retryAfter, refusesWhileClosing(fastify))
   const hooks = createHooks(options.hookTimeout)
   const reporter = createReporter(fastify)
   const sequence = createSequence(fastify, options, { gate, inflight, hooks, connections, reporter })

@@ -138,6 +138,19 @@ function checkBoolean (name: string, value: unknown): boolean {
   return value
 }
 
+/**
+ * Fastify's own `return503OnClosing` (default true), which it keeps to itself: false asks that requests arriving while
+ * the server closes are still served, so the gate serves them too (each with Connection: close, within the drain's time).
+ */
+export function refusesWhileClosing (fastify: object): boolean {
+  // Plugin contexts inherit from the root instance, which holds the options under a symbol of Fastify's own.
+  let root = fastify
+  while (Object.getPrototypeOf(root) !== Object.prototype) root = Object.getPrototypeOf(root)
+  const key = Object.getOwnPropertySymbols(root).find(symbol => symbol.description === 'fastify.options')
+  if (key === undefined) return true
+  return (root as Record<symbol, { return503OnClosing?: unknown }>)[key]!.return503OnClosing !== false
+}
+
 /** Defaults filled in and every value checked, so that nothing wrong waits until a shutdown to surface. */
 export function resolveOptions (options: Record<string, unknown>): ResolvedOptions {
   const known = Object.keys(DEFAULTS)
