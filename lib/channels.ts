@@ -25,7 +25,7 @@ export const hookChannel = dc.tracingChannel(CHANNELS.hook)
  * until those rethrows have run, a listener of ours takes them: a subscriber must never end or fail the shutdown.
  */
 let publishing = 0
-let report: (error: unknown) => void = () => {}
+let report: (error: unknown) => void
 const swallow = (error: unknown): void => { report(error) }
 
 function open (onError: (error: unknown) => void): void {

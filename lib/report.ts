@@ -114,7 +114,7 @@ export function createReporter (fastify: FastifyInstance): Reporter {
       if (hookChannel.hasSubscribers) {
         const context: Record<string, unknown> = { fastify, name, limitMs: round(limitMs) }
         // The trace wraps the hook's race against its limit, so a hook that never settles still ends its trace.
-        let close = (): void => {}
+        let close: (() => void) | undefined
         outcome = await isolated(subscriberThrew, () => hookChannel.tracePromise(async () => {
           const result = await run()
           Object.assign(context, { outcome: result.outcome, durationMs: round(result.durationMs) }, result.error === undefined ? {} : { error: result.error })
@@ -122,7 +122,7 @@ export function createReporter (fastify: FastifyInstance): Reporter {
           close = openWindow(subscriberThrew)
           return result
         }, context))
-        close()
+        close!()
       } else {
         outcome = await run()
       }
