@@ -8,31 +8,33 @@ import t from 'tap'
 import graceful from '../lib/index.ts'
 import { request } from './helpers/http.ts'
 
-async function serve (where: 'child' | 'root'): Promise<{ app: ReturnType<typeof Fastify>, drain: () => Promise<unknown>, port: number, logs: Array<Record<string, any>> }> {
+async function serve (where: 'child' | 'root'): Promise<{ app: ReturnType<typeof Fastify>, drain: () => Promise<unknown>, port: number, logs: Array<Record<string, any>>, slowArrived: Promise<void> }> {
   const logs: Array<Record<string, any>> = []
   const stream = new Writable({ write (chunk, _encoding, callback) { logs.push(JSON.parse(String(chunk))); callback() } })
   const app = Fastify({ logger: { level: 'info', stream } })
   app.get('/parent', async () => ({ parent: true }))
   if (where === 'root') await app.register(graceful, { signals: false })
   let owner: { drain (): Promise<unknown> } = app as never
+  let arrived!: () => void
+  const slowArrived = new Promise<void>(resolve => { arrived = resolve })
   await app.register(async function child (instance) {
     if (where === 'child') {
       await instance.register(graceful, { signals: false })
       owner = instance as never
     }
-    instance.get('/child/slow', async () => { await sleep(300); return { slow: true } })
+    instance.get('/child/slow', async () => { arrived(); await sleep(300); return { slow: true } })
     instance.get('/child', async () => ({ child: true }))
   })
   await app.listen({ port: 0, host: '127.0.0.1' })
-  return { app, drain: () => owner.drain(), port: (app.server.address() as { port: number }).port, logs }
+  return { app, drain: () => owner.drain(), port: (app.server.address() as { port: number }).port, logs, slowArrived }
 }
 
 t.test('registered in a child plugin: a parent route answering during the drain is reported once, with the fix', async t => {
-  const { app, drain, port, logs } = await serve('child')
+  const { app, drain, port, logs, slowArrived } = await serve('child')
   t.teardown(() => app.close())
   const warning = once(process, 'warning')
   const slow = request(port, '/child/slow')
-  await sleep(50)
+  await slowArrived
   const drained = drain()
   t.equal((await request(port, '/child')).status, 503, 'the child\'s own routes are gated')
   t.equal((await request(port, '/parent')).status, 200, 'the parent route is outside the gate')
@@ -46,10 +48,10 @@ t.test('registered in a child plugin: a parent route answering during the drain 
 })
 
 t.test('registered on the root: every route is gated and nothing is reported', async t => {
-  const { app, drain, port, logs } = await serve('root')
+  const { app, drain, port, logs, slowArrived } = await serve('root')
   t.teardown(() => app.close())
   const slow = request(port, '/child/slow')
-  await sleep(50)
+  await slowArrived
   const drained = drain()
   t.equal((await request(port, '/parent')).status, 503)
   t.equal((await request(port, '/nowhere')).status, 503, 'not-found requests are gated too')

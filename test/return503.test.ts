@@ -9,10 +9,12 @@ for (const [setting, status] of [[false, 200], [true, 503], [undefined, 503]] as
   t.test(`return503OnClosing: ${setting}: a request during the drain gets ${status}`, async t => {
     const { app } = await build({}, setting === undefined ? {} : { return503OnClosing: setting })
     t.teardown(() => app.close())
-    app.get('/slow', async () => { await sleep(200); return 'slow done' })
+    let arrived!: () => void
+    const slowArrived = new Promise<void>(resolve => { arrived = resolve })
+    app.get('/slow', async () => { arrived(); await sleep(200); return 'slow done' })
     app.get('/', async () => 'ok')
     const slow = app.inject('/slow')
-    await sleep(30)
+    await slowArrived
     const drained = app.drain()
     const res = await app.inject('/')
     t.equal(res.statusCode, status)
