@@ -43,9 +43,20 @@ t.test('SIGTERM: a pre-drain hook runs at the signal, while admission is still o
   t.equal(code, 0)
   const deregistered = child.lines.find(line => line.hook === 'deregister from Consul')
   t.match(deregistered, { admitted: 200, shuttingDown: true }, 'its own request was still admitted')
-  const drainStart = index(child.lines, line => line.response === '/')
-  t.ok(drainStart >= 0)
+  const served = index(child.lines, line => line.response === '/')
+  t.ok(served >= 0, 'its request was answered')
   t.ok(index(child.lines, line => line.graceful?.event === 'hook' && line.graceful.phase === 'preDrain') < index(child.lines, line => line.hook === 'close the mailer'))
   t.match(child.lines.find(line => line.graceful?.hook === 'deregister from Consul'), { msg: /^pre-drain shutdown hook "deregister from Consul" ok/ })
   t.match(summaryOf(child), { exitCode: 0, preDrainHooks: { ok: 1, failed: 0, timedOut: 0 }, hooks: { ok: 1 } })
+})
+
+t.test('SIGTERM with a delay window: admission closes only once the delay and the slower pre-drain hook are both done', async t => {
+  const child = await start('work.ts', { preDrain: true, preDrainMs: 400, options: { delay: 100, timeout: 5000 } }, t)
+  child.process.kill('SIGTERM')
+  const { code } = await child.exited()
+  t.equal(code, 0)
+  t.match(child.lines.find(line => line.hook === 'deregister from Consul'), { admitted: 200 }, 'served 400 ms after the signal, past the 100 ms delay')
+  const summary = summaryOf(child)!
+  t.ok(summary.durationMs.preDrain >= 350, `the pre-drain hook took ${summary.durationMs.preDrain} ms`)
+  t.ok(summary.durationMs.delay < summary.durationMs.preDrain, 'the delay window ended first')
 })
