@@ -9,7 +9,7 @@ export const CHANNELS = {
   start: 'fastify-graceful.shutdown.start',
   /** { fastify, phase: 'delay' | 'preDrain' | 'drain' | 'work' | 'close' | 'hooks', event: 'start' | 'end', elapsedMs } at each boundary ('preDrain' and 'work' only when they have something to run or wait for). */
   phase: 'fastify-graceful.shutdown.phase',
-  /** tracing:fastify-graceful.shutdown.hook:start|end|asyncStart|asyncEnd around each hook: { fastify, name, limitMs, outcome, durationMs, error? }. */
+  /** tracing:fastify-graceful.shutdown.hook:start|end|asyncStart|asyncEnd around each hook: { fastify, name, limitMs, phase, outcome, durationMs, error? }. */
   hook: 'fastify-graceful.shutdown.hook',
   /** { fastify, summary } once the summary is logged, before the exit. */
   end: 'fastify-graceful.shutdown.end'

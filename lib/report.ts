@@ -106,7 +106,7 @@ export function createReporter (fastify: FastifyInstance): Reporter {
         // The trace wraps the hook's race against its limit, so a hook that never settles still ends its trace.
         outcome = await hookChannel.tracePromise(async () => {
           const result = await run()
-          Object.assign(context, { outcome: result.outcome, durationMs: round(result.durationMs) }, result.error === undefined ? {} : { error: result.error })
+          Object.assign(context, { phase: result.phase, outcome: result.outcome, durationMs: round(result.durationMs) }, result.error === undefined ? {} : { error: result.error })
           return result
         }, context)
       } else {

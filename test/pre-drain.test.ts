@@ -50,16 +50,21 @@ t.test('pre-drain hooks cannot push the deadline, and do not shrink the time kep
   t.ok(summary(logs)!.durationMs.preDrain < 400)
 })
 
-t.test('the phase channel shows the pre-drain phase', async t => {
+t.test('the phase channel shows the pre-drain phase, the hook trace the hook\'s phase', async t => {
   const { app } = await build()
   const events: string[] = []
   const listener = (message: any): void => { if (message.fastify === app) events.push(`${message.phase}:${message.event}`) }
   dc.subscribe('fastify-graceful.shutdown.phase', listener)
-  t.teardown(() => dc.unsubscribe('fastify-graceful.shutdown.phase', listener))
+  const traces = { asyncEnd: (message: any) => events.push(`trace ${message.name} ${message.phase}`) }
+  dc.tracingChannel('fastify-graceful.shutdown.hook').subscribe(traces as never)
+  t.teardown(() => {
+    dc.unsubscribe('fastify-graceful.shutdown.phase', listener)
+    dc.tracingChannel('fastify-graceful.shutdown.hook').unsubscribe(traces as never)
+  })
   app.addShutdownHook('deregister', () => {}, { phase: 'preDrain' })
   app.waitUntil(Promise.resolve().then(() => new Promise(resolve => setImmediate(resolve))))
   await app.close()
-  t.same(events.slice(0, 4), ['preDrain:start', 'preDrain:end', 'drain:start', 'drain:end'])
+  t.same(events.slice(0, 5), ['preDrain:start', 'trace deregister preDrain', 'preDrain:end', 'drain:start', 'drain:end'])
   t.ok(events.includes('hooks:start'))
 })
 
