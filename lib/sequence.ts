@@ -106,12 +106,14 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
 
   function drainOnce (): Promise<DrainResult> {
     skipDelay.abort()
-    drained ??= preDrainOnce().then(() => {
+    const start = (): Promise<DrainResult> => {
       drainBy = deadline - hooks.reserve(deadline - performance.now())
       reporter.phase('drain', 'start')
       work.count()
       return drain({ gate, inflight, retryAfter: options.retryAfter, farewell }, drainBy)
-    }).then(async result => {
+    }
+    // Without pre-drain hooks, admission closes at once, as it always did.
+    drained ??= (hooks.has('preDrain') ? preDrainOnce().then(start) : start()).then(async result => {
       reporter.phase('drain', 'end')
       // Work that outlived its response (waitUntil) is waited for next, within the same drain deadline.
       const workStartedAt = performance.now()
