@@ -3,18 +3,23 @@ import { performance } from 'node:perf_hooks'
 import { endChannel, hookChannel, isolated, openWindow, phaseChannel, startChannel } from './channels.ts'
 import type { DrainResult } from './drain.ts'
 import type { HookOutcome, ShutdownCause } from './hooks.ts'
+import type { WorkResult } from './work.ts'
 
 export interface ShutdownSummary {
   cause: ShutdownCause
   exitCode: 0 | 1
-  /** Phase durations in ms: delay window, drain, closing the server, shutdown hooks, and all of it. */
-  durationMs: { total: number, delay: number, drain: number, close: number, hooks: number }
+  /** Phase durations in ms: delay window, pre-drain hooks, drain, waitUntil work, closing the server, shutdown hooks, and all of it. */
+  durationMs: { total: number, delay: number, preDrain: number, drain: number, work: number, close: number, hooks: number }
   /** Requests that finished during the drain, were refused with 503, or were cut at the deadline. */
   requests: { drained: number, refused: number, cut: number }
   hooks: { ok: number, failed: number, timedOut: number }
+  /** The hooks registered with { phase: 'preDrain' }, run at the start of the shutdown. */
+  preDrainHooks: { ok: number, failed: number, timedOut: number }
+  /** Work passed to waitUntil() after admission closed: finished, rejected, or still running at the drain deadline. */
+  work: WorkResult
 }
 
-export type Phase = 'delay' | 'drain' | 'close' | 'hooks'
+export type Phase = 'delay' | 'preDrain' | 'drain' | 'work' | 'close' | 'hooks'
 
 export interface Facts {
   cause: ShutdownCause
@@ -23,6 +28,7 @@ export interface Facts {
   drain: DrainResult
   refusedLater: number
   hooks: HookOutcome[]
+  work: WorkResult
   durationMs: ShutdownSummary['durationMs']
 }
 
@@ -49,16 +55,24 @@ const round = (value: number): number => Math.round(value * 10) / 10
 
 /** Exit code 0 only when nothing was cut, nothing failed and nothing crashed. */
 export function summarize (facts: Facts): ShutdownSummary {
-  const count = (outcome: HookOutcome['outcome']): number => facts.hooks.filter(hook => hook.outcome === outcome).length
-  const hooks = { ok: count('ok'), failed: count('failed'), timedOut: count('timeout') }
-  const clean = !facts.crashed && !facts.closeFailed && !facts.drain.timedOut && hooks.failed === 0 && hooks.timedOut === 0
+  const tally = (phase: HookOutcome['phase']): ShutdownSummary['hooks'] => {
+    const count = (outcome: HookOutcome['outcome']): number => facts.hooks.filter(hook => hook.phase === phase && hook.outcome === outcome).length
+    return { ok: count('ok'), failed: count('failed'), timedOut: count('timeout') }
+  }
+  const hooks = tally('postDrain')
+  const preDrainHooks = tally('preDrain')
+  const { work } = facts
+  const clean = !facts.crashed && !facts.closeFailed && !facts.drain.timedOut && work.failed + work.cut === 0 &&
+    facts.hooks.every(hook => hook.outcome === 'ok')
   const durationMs = Object.fromEntries(Object.entries(facts.durationMs).map(([phase, value]) => [phase, round(value)]))
   return {
     cause: facts.cause,
     exitCode: clean ? 0 : 1,
     durationMs: durationMs as ShutdownSummary['durationMs'],
     requests: { drained: facts.drain.completed, refused: facts.refusedLater, cut: facts.drain.cut },
-    hooks
+    hooks,
+    preDrainHooks,
+    work: { ...work }
   }
 }
 
@@ -87,8 +101,8 @@ export function createReporter (fastify: FastifyInstance): Reporter {
   }
 
   function logHook (hook: HookOutcome): void {
-    const graceful = { event: 'hook', hook: hook.name, outcome: hook.outcome, durationMs: round(hook.durationMs) }
-    const line = `shutdown hook "${hook.name}" ${hook.outcome} after ${Math.round(hook.durationMs)} ms`
+    const graceful = { event: 'hook', hook: hook.name, phase: hook.phase, outcome: hook.outcome, durationMs: round(hook.durationMs) }
+    const line = `${hook.phase === 'preDrain' ? 'pre-drain ' : ''}shutdown hook "${hook.name}" ${hook.outcome} after ${Math.round(hook.durationMs)} ms`
     if (hook.outcome === 'ok') log.info({ graceful }, line)
     else log.error({ graceful, err: hook.error }, line)
   }
@@ -117,7 +131,7 @@ export function createReporter (fastify: FastifyInstance): Reporter {
         let close: (() => void) | undefined
         outcome = await isolated(subscriberThrew, () => hookChannel.tracePromise(async () => {
           const result = await run()
-          Object.assign(context, { outcome: result.outcome, durationMs: round(result.durationMs) }, result.error === undefined ? {} : { error: result.error })
+          Object.assign(context, { phase: result.phase, outcome: result.outcome, durationMs: round(result.durationMs) }, result.error === undefined ? {} : { error: result.error })
           // asyncStart and asyncEnd are published from the reaction to this promise.
           close = openWindow(subscriberThrew)
           return result
@@ -132,9 +146,11 @@ export function createReporter (fastify: FastifyInstance): Reporter {
 
     summary (facts) {
       const summary = summarize({ ...facts, crashed: facts.crashed || uncaughtErrors > 0 })
-      const { durationMs: d, requests: r, hooks: h } = summary
+      const { durationMs: d, requests: r, hooks: h, preDrainHooks: p, work: w } = summary
       const line = `graceful shutdown complete in ${Math.round(d.total)} ms (exit code ${summary.exitCode}): ` +
-        `${r.drained} drained, ${r.refused} refused, ${r.cut} cut; hooks ${h.ok} ok, ${h.failed} failed, ${h.timedOut} timed out`
+        `${r.drained} drained, ${r.refused} refused, ${r.cut} cut; hooks ${h.ok} ok, ${h.failed} failed, ${h.timedOut} timed out` +
+        (p.ok + p.failed + p.timedOut > 0 ? `; pre-drain hooks ${p.ok} ok, ${p.failed} failed, ${p.timedOut} timed out` : '') +
+        (w.finished + w.failed + w.cut > 0 ? `; work ${w.finished} finished, ${w.failed} failed, ${w.cut} cut` : '')
       if (summary.exitCode === 0) log.info({ graceful: { event: 'end', ...summary } }, line)
       else log.warn({ graceful: { event: 'end', ...summary } }, line)
       if (endChannel.hasSubscribers) isolated(subscriberThrew, () => endChannel.publish({ fastify, summary }))
