@@ -13,7 +13,7 @@ export interface Connections {
   goAway (): void
   /**
    * HTTP/1 connections between two requests go (not one whose next request is being read), and those that never sent
-   * a byte (a browser's preconnect, TLS before its handshake).
+   * a byte (a browser's preconnect, TLS before its handshake, HTTP/2 before its preface).
    */
   closeIdle (): void
   /** The last resort once the close phase has used its time: every remaining connection goes. */
@@ -36,6 +36,8 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
   const servers: Server[] = []
   const sessions = new Set<Http2Session>()
   const http1Sockets = new Set<HttpSocket>()
+  // Every TCP connection, under whatever protocol: those that never sent a byte are closed with the idle ones.
+  const tcpSockets = new Set<Socket>()
   const handshaking = new Set<Socket>()
   const follow = <T extends { once (event: 'close', listener: () => void): unknown }>(set: Set<T>, item: T): void => {
     set.add(item)
@@ -44,6 +46,7 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
 
   function watch (server: Server): void {
     servers.push(server)
+    server.on('connection', (socket: Socket) => follow(tcpSockets, socket))
     const tls = server instanceof TlsServer
     if (tls) {
       server.on('connection', (socket: Socket) => follow(handshaking, socket))
@@ -93,7 +96,9 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
       }
       // HTTP/1 on an HTTP/2 server (allowHTTP1): Node has no such check there.
       if (http2) for (const socket of http1Sockets) if (!socket._httpMessage) socket.end()
-      // Node keeps a connection that never sent a byte open until its headersTimeout, and a TLS one until its handshake.
+      // Node holds a connection that never sent a byte until its headersTimeout (HTTP/1) or for ever (HTTP/2 before its
+      // preface, even after GOAWAY); one after a TLS handshake with no request; one still in its TLS handshake.
+      for (const socket of tcpSockets) if (socket.bytesRead === 0) socket.destroy()
       for (const socket of http1Sockets) if (socket._httpMessage === undefined && socket.bytesRead === 0) socket.destroy()
       for (const socket of handshaking) socket.destroy()
     },

@@ -89,13 +89,17 @@ export function drain ({ gate, inflight, connections, lastCall, retryAfter, fare
   })
 }
 
-/** A request already streaming keeps its HTTP/1 connection until it ends (unless one is pipelined behind it); then the connection goes. */
+/**
+ * A request already streaming keeps its HTTP/1 connection until it ends (unless one is pipelined behind it); then the
+ * connection goes. A response already rendered while it waits its turn behind another (pipelining) is left as it is:
+ * its connection goes with the idle ones, or with the answer to the next request.
+ */
 function release (exchange: Exchange, lastCall: LastCall): void {
   const { req, res } = exchange
   if (isHttp1(req) && res.headersSent) {
     // inject()'s stand-in socket has no end(): there is no connection to close.
-    const socket = req.socket as { end?: () => void }
-    if (!pipelinedAfter(req)) res.once('close', () => socket.end?.())
+    const socket = req.socket as { end?: () => void, _httpMessage?: unknown }
+    if (socket._httpMessage === res && !pipelinedAfter(req)) res.once('close', () => socket.end?.())
   } else {
     lastCall.askToClose(exchange)
   }

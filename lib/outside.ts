@@ -11,7 +11,8 @@ export function watchOutsideRoutes (fastify: FastifyInstance, shuttingDown: () =
   fastify.server.on('request', (req: { method?: string, url?: string }, res: { once (event: 'finish', listener: () => void): void, statusCode: number }) => {
     if (warned || !shuttingDown()) return
     res.once('finish', () => {
-      if (warned || gated.has(req)) return
+      // A 503 turned the request away anyway (Fastify's own return503OnClosing once close() has begun, say).
+      if (warned || gated.has(req) || res.statusCode === 503) return
       warned = true
       warn(`${req.method} ${req.url} was answered ${res.statusCode} during the shutdown without passing the shutdown gate: ` +
         'fastify-graceful is registered inside an encapsulated plugin and covers only its routes. ' +

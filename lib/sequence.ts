@@ -119,6 +119,8 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
   function drainOnce (): Promise<DrainResult> {
     skipDelay.abort()
     const start = (): Promise<DrainResult> => {
+      // First of all: a connection that reaches the port while it closes is reset instead of refused.
+      connections.stopListening()
       drainBy = deadline - hooks.reserve(deadline - performance.now())
       reporter.phase('drain', 'start')
       work.count()
