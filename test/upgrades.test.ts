@@ -1,0 +1,94 @@
+// Issue 9 item 4: a WebSocket upgrade refused during the drain gets its 503, and its socket is closed at once,
+// so that close() (and the process) need not wait for the deadline. Real server, real `ws` client.
+import websocket from '@fastify/websocket'
+import Fastify from 'fastify'
+import type { Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import WebSocket from 'ws'
+import graceful from '../lib/index.ts'
+import { start } from './helpers/child.ts'
+
+type Order = 'after' | 'before' | 'none'
+
+/** Opens a WebSocket and resolves with the HTTP answer the server gave instead of switching protocols. */
+function refusedUpgrade (port: number): Promise<{ status?: number, retryAfter?: string, error?: string }> {
+  return new Promise(resolve => {
+    const client = new WebSocket(`ws://127.0.0.1:${port}/ws`)
+    client.on('unexpected-response', (_req, res) => {
+      res.resume()
+      res.on('end', () => resolve({ status: res.statusCode, retryAfter: res.headers['retry-after'] as string | undefined }))
+    })
+    client.on('open', () => { client.terminate(); resolve({ error: 'upgraded' }) })
+    client.on('error', err => resolve({ error: err.message }))
+  })
+}
+
+/** Resolves true when the socket closes within `ms`, false otherwise. */
+function closesWithin (socket: Socket, ms: number): Promise<boolean> {
+  if (socket.destroyed) return Promise.resolve(true)
+  const ac = new AbortController()
+  return Promise.race([
+    new Promise<boolean>(resolve => socket.once('close', () => { ac.abort(); resolve(true) })),
+    sleep(ms, false, { signal: ac.signal }).catch(() => true)
+  ])
+}
+
+for (const order of ['after', 'before', 'none'] as Order[]) {
+  t.test(`@fastify/websocket ${order === 'none' ? 'not registered' : `registered ${order} the plugin`}: a refused upgrade's socket closes at once after its 503`, async t => {
+    const app = Fastify({ keepAliveTimeout: 72_000 })
+    if (order === 'before') await app.register(websocket)
+    await app.register(graceful, { signals: false, timeout: 6000, retryAfter: 7 })
+    if (order === 'after') await app.register(websocket)
+    let release!: () => void
+    const held = new Promise<void>(resolve => { release = resolve })
+    let holding!: () => void
+    const inHandler = new Promise<void>(resolve => { holding = resolve })
+    app.get('/hold', async () => { holding(); await held; return { held: true } })
+    if (order === 'none') {
+      app.get('/ws', async () => ({ plain: true }))
+    } else {
+      app.get('/ws', { websocket: true }, socket => { socket.close() })
+    }
+    const sockets: Socket[] = []
+    app.server.on('connection', (socket: Socket) => sockets.push(socket))
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    t.teardown(() => { release(); for (const socket of sockets) socket.destroy() })
+    const { port } = app.server.address() as { port: number }
+
+    // A request in flight keeps the drain going while the upgrade is refused.
+    const holdAnswer = fetch(`http://127.0.0.1:${port}/hold`).then(res => res.json())
+    await inHandler
+    const drained = app.drain()
+    const answer = await refusedUpgrade(port)
+    t.equal(answer.status, 503, 'the upgrade is refused with 503')
+    t.equal(answer.retryAfter, '7', 'with Retry-After')
+    const upgradeSocket = sockets.at(-1)!
+    t.ok(await closesWithin(upgradeSocket, 3000), 'the refused upgrade\'s socket is closed while the drain still waits for the request in flight')
+
+    release()
+    t.same(await holdAnswer, { held: true }, 'the request in flight got its answer')
+    t.equal((await drained).completed, 1)
+    const began = performance.now()
+    await app.close()
+    const closeMs = performance.now() - began
+    t.ok(closeMs < 2000, `close() took ${Math.round(closeMs)} ms (deadline 6000 ms)`)
+  })
+}
+
+t.test('SIGTERM: a refused upgrade does not keep the process until the deadline', async t => {
+  const child = await start('connections.ts', { transport: 'http', timeout: 8000 }, t)
+  const port = child.ports[0]!
+  const drain = await fetch(`http://127.0.0.1:${port}/admin/drain`, { method: 'POST' })
+  t.equal(drain.status, 200)
+  await child.waitFor(line => line.drained !== undefined)
+  const answer = await refusedUpgrade(port)
+  t.equal(answer.status, 503, 'the upgrade is refused with 503')
+  const signalledAt = Date.now()
+  child.process.kill('SIGTERM')
+  const exit = await child.exited()
+  t.equal(exit.code, 0)
+  const ms = exit.at - signalledAt
+  t.ok(ms < 3000, `exit ${ms} ms after SIGTERM (deadline 8000 ms)`)
+})
