@@ -2,20 +2,25 @@
 // so that close() (and the process) need not wait for the deadline. Real server, real `ws` client.
 import websocket from '@fastify/websocket'
 import Fastify from 'fastify'
+import http from 'node:http'
+import https from 'node:https'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import WebSocket from 'ws'
 import graceful from '../lib/index.ts'
+import { makeCertificate } from './helpers/certs.ts'
 import { start } from './helpers/child.ts'
 
 type Order = 'after' | 'before' | 'none'
 
+const certificate = makeCertificate()
+
 /** Opens a WebSocket and resolves with the HTTP answer the server gave instead of switching protocols. */
-function refusedUpgrade (port: number): Promise<{ status?: number, retryAfter?: string, error?: string }> {
+function refusedUpgrade (port: number, tls = false): Promise<{ status?: number, retryAfter?: string, error?: string }> {
   return new Promise(resolve => {
-    const client = new WebSocket(`ws://127.0.0.1:${port}/ws`)
+    const client = new WebSocket(`${tls ? 'wss' : 'ws'}://127.0.0.1:${port}/ws`, { ca: certificate.cert })
     client.on('unexpected-response', (_req, res) => {
       res.resume()
       res.on('end', () => resolve({ status: res.statusCode, retryAfter: res.headers['retry-after'] as string | undefined }))
@@ -35,9 +40,23 @@ function closesWithin (socket: Socket, ms: number): Promise<boolean> {
   ])
 }
 
-for (const order of ['after', 'before', 'none'] as Order[]) {
-  t.test(`@fastify/websocket ${order === 'none' ? 'not registered' : `registered ${order} the plugin`}: a refused upgrade's socket closes at once after its 503`, async t => {
-    const app = Fastify({ keepAliveTimeout: 72_000 })
+/** One GET, over TLS with the test's certificate when asked. */
+function get (port: number, path: string, tls: boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = (tls ? https : http).get({ host: '127.0.0.1', port, path, ca: certificate.cert }, res => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', chunk => { body += chunk })
+      res.on('end', () => resolve(body))
+    })
+    req.on('error', reject)
+  })
+}
+
+const cases: Array<[Order, boolean]> = [['after', false], ['after', true], ['before', false], ['none', false]]
+for (const [order, tls] of cases) {
+  t.test(`${tls ? 'wss: ' : ''}@fastify/websocket ${order === 'none' ? 'not registered' : `registered ${order} the plugin`}: a refused upgrade's socket closes at once after its 503`, async t => {
+    const app = Fastify({ keepAliveTimeout: 72_000, ...(tls ? { https: certificate } : {}) })
     if (order === 'before') await app.register(websocket)
     await app.register(graceful, { signals: false, timeout: 6000, retryAfter: 7 })
     if (order === 'after') await app.register(websocket)
@@ -58,17 +77,17 @@ for (const order of ['after', 'before', 'none'] as Order[]) {
     const { port } = app.server.address() as { port: number }
 
     // A request in flight keeps the drain going while the upgrade is refused.
-    const holdAnswer = fetch(`http://127.0.0.1:${port}/hold`).then(res => res.json())
+    const holdAnswer = get(port, '/hold', tls)
     await inHandler
     const drained = app.drain()
-    const answer = await refusedUpgrade(port)
+    const answer = await refusedUpgrade(port, tls)
     t.equal(answer.status, 503, 'the upgrade is refused with 503')
     t.equal(answer.retryAfter, '7', 'with Retry-After')
     const upgradeSocket = sockets.at(-1)!
     t.ok(await closesWithin(upgradeSocket, 3000), 'the refused upgrade\'s socket is closed while the drain still waits for the request in flight')
 
     release()
-    t.same(await holdAnswer, { held: true }, 'the request in flight got its answer')
+    t.same(JSON.parse(await holdAnswer), { held: true }, 'the request in flight got its answer')
     t.equal((await drained).completed, 1)
     const began = performance.now()
     await app.close()
