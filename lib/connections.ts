@@ -1,57 +1,104 @@
 import type { FastifyInstance } from 'fastify'
 import type { Http2Session } from 'node:http2'
-import type { Socket } from 'node:net'
+import { Server as NetServer, type Socket } from 'node:net'
 import { Server as TlsServer } from 'node:tls'
+import { fastifyInternal } from './internals.ts'
 
 export interface Connections {
   /** The open HTTP/1 connections (on any kind of server), where the requests in flight are found. */
   readonly http1Sockets: ReadonlySet<Socket>
+  /** Drain start: no new connection is accepted (the OS refuses them, and balancers retry elsewhere); the open ones stay. */
+  stopListening (): void
   /** Drain start: every HTTP/2 session gets GOAWAY; its streams in flight finish, new ones go elsewhere. */
   goAway (): void
-  /** After the drain: HTTP/1 sockets the server would not reap itself (HTTP/1 on an HTTP/2 server) end once their last bytes are out. */
+  /**
+   * HTTP/1 connections between two requests go (not one whose next request is being read), and those that never sent
+   * a byte (a browser's preconnect, TLS before its handshake).
+   */
   closeIdle (): void
   /** The last resort once the close phase has used its time: every remaining connection goes. */
   closeAll (): void
+  /** close() has begun: the process no longer needs holding up for it. */
+  release (): void
 }
 
 type Server = FastifyInstance['server']
+/** What Node's HTTP/1 server keeps on a socket: the response it is busy with (undefined until its first request). */
+type HttpSocket = Socket & { _httpMessage?: object | null, _parent?: Socket }
 
 /**
- * Every connection is watched here, one entry per connection and nothing per request: the HTTP/1 sockets
- * (where a shutdown finds the requests in flight), and on HTTP/2 servers the sessions, which those servers
- * do not close by themselves, and with allowHTTP1 the HTTP/1 sockets, which they do not reap on close() either.
+ * Every connection is watched here, one entry per connection and nothing per request: the HTTP/1 sockets (where a
+ * shutdown finds the requests in flight), TLS connections until their handshake ends, and on HTTP/2 servers the
+ * sessions, which those servers do not close by themselves, and with allowHTTP1 the HTTP/1 sockets, which they do
+ * not reap on close() either. Fastify listens on more than one server for 'localhost' (IPv4 and IPv6): all of them.
  */
-export function watchConnections (server: Server, http2: boolean): Connections {
+export function watchConnections (fastify: FastifyInstance, http2: boolean): Connections {
+  const servers: Server[] = []
   const sessions = new Set<Http2Session>()
-  const http1Sockets = new Set<Socket>()
-  const watch = (socket: Socket): void => {
-    http1Sockets.add(socket)
-    socket.once('close', () => http1Sockets.delete(socket))
+  const http1Sockets = new Set<HttpSocket>()
+  const handshaking = new Set<Socket>()
+  const follow = <T extends { once (event: 'close', listener: () => void): unknown }>(set: Set<T>, item: T): void => {
+    set.add(item)
+    item.once('close', () => set.delete(item))
   }
-  if (http2) {
-    server.on('session', (session: Http2Session) => {
-      sessions.add(session)
-      session.once('close', () => sessions.delete(session))
-    })
-    server.on('secureConnection', (socket: Socket & { alpnProtocol?: string | false }) => {
-      if (socket.alpnProtocol !== 'h2') watch(socket)
-    })
-  } else {
-    // HTTPS serves each request on the TLS socket, not on the TCP connection under it.
-    server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', watch)
+
+  function watch (server: Server): void {
+    servers.push(server)
+    const tls = server instanceof TlsServer
+    if (tls) {
+      server.on('connection', (socket: Socket) => follow(handshaking, socket))
+      server.on('secureConnection', (socket: HttpSocket) => { handshaking.delete(socket._parent as Socket) })
+    }
+    if (http2) {
+      server.on('session', (session: Http2Session) => follow(sessions, session))
+      server.on('secureConnection', (socket: HttpSocket & { alpnProtocol?: string | false }) => {
+        if (socket.alpnProtocol !== 'h2') follow(http1Sockets, socket)
+      })
+    } else {
+      // HTTPS serves each request on the TLS socket, not on the TCP connection under it.
+      server.on(tls ? 'secureConnection' : 'connection', (socket: HttpSocket) => follow(http1Sockets, socket))
+    }
   }
+
+  watch(fastify.server)
+  // The extra servers exist once listen() has bound them all.
+  fastify.addHook('onListen', async () => {
+    for (const server of fastifyInternal<Server[]>(fastify, 'fastify.serverBindings') ?? []) watch(server)
+  })
+
+  // The listener kept the process alive; after app.drain() it still has to be there for close().
+  let holding: NodeJS.Timeout | undefined
 
   return {
     http1Sockets,
+    stopListening () {
+      for (const server of servers) {
+        if (!server.listening) continue
+        // net.Server's close(), not http.Server's: that one would also drop idle keep-alive connections at once,
+        // racing the next request a client may be sending on them.
+        NetServer.prototype.close.call(server)
+        holding ??= setInterval(() => {}, 2 ** 31 - 1)
+      }
+    },
+    release () {
+      clearInterval(holding)
+    },
     goAway () {
       for (const session of sessions) session.close()
     },
     closeIdle () {
-      // Plain HTTP/1 servers close their idle sockets themselves on close().
-      if (http2) for (const socket of http1Sockets) socket.end()
+      for (const server of servers) {
+        // Node's own check also spares a connection whose next request is half read.
+        if ('closeIdleConnections' in server) server.closeIdleConnections()
+      }
+      // HTTP/1 on an HTTP/2 server (allowHTTP1): Node has no such check there.
+      if (http2) for (const socket of http1Sockets) if (!socket._httpMessage) socket.end()
+      // Node keeps a connection that never sent a byte open until its headersTimeout, and a TLS one until its handshake.
+      for (const socket of http1Sockets) if (socket._httpMessage === undefined && socket.bytesRead === 0) socket.destroy()
+      for (const socket of handshaking) socket.destroy()
     },
     closeAll () {
-      if ('closeAllConnections' in server) server.closeAllConnections()
+      for (const server of servers) if ('closeAllConnections' in server) server.closeAllConnections()
       for (const session of sessions) session.destroy()
       for (const socket of http1Sockets) socket.destroy()
     }

@@ -1,7 +1,9 @@
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { askToClose, isHttp1, unavailable, type Gate } from './gate.ts'
+import type { Connections } from './connections.ts'
+import { unavailable, type Gate } from './gate.ts'
 import type { Exchange, Inflight } from './inflight.ts'
+import { isHttp1, pipelinedAfter, type LastCall } from './last-call.ts'
 
 export interface DrainResult {
   /** Requests in flight when admission closed. */
@@ -19,25 +21,13 @@ export interface DrainResult {
 }
 
 /**
- * How long after the last request admitted before the drain the drain keeps idle connections open, so that
- * a client that was just handed a keep-alive response sends its next request into a clean 503 instead of
- * racing a socket close.
+ * How long after the last request admitted before the drain its idle connections stay open: a client that was just
+ * handed a keep-alive response, or has just connected, sends its request into a Connection: close answer instead of
+ * racing a socket close. With no recent request, idle connections go at once.
  */
 export const LINGER_MS = 250
 
 const CUT_BODY = unavailable('Server is shutting down: the request did not finish before the deadline')
-
-/** A request that is already streaming keeps its HTTP/1 connection until it ends; then the connection goes. */
-function release (exchange: Exchange): void {
-  const { req, res } = exchange
-  if (isHttp1(req) && res.headersSent) {
-    // inject()'s stand-in socket has no end(): there is no connection to close.
-    const socket = req.socket as { end?: () => void }
-    res.once('close', () => socket.end?.())
-  } else {
-    askToClose(exchange)
-  }
-}
 
 /** Answer what can still be answered, close what cannot: nothing is left hanging without a reply. */
 function cut ({ req, res, hijacked }: Exchange, retryAfter: number | false): void {
@@ -64,26 +54,30 @@ function within (work: Promise<void>, ms: number): Promise<boolean> {
 export interface DrainParts {
   gate: Gate
   inflight: Inflight
+  connections: Connections
+  lastCall: LastCall
   retryAfter: number | false
   /** Tells the long-lived connections (HTTP/2 sessions, WebSockets) to go, once admission is closed. */
   farewell (): void
 }
 
-export function drain ({ gate, inflight, retryAfter, farewell }: DrainParts, drainBy: number): Promise<DrainResult> {
+/**
+ * The drain: the port closes, so new connections are refused (a balancer retries them elsewhere, for free); each
+ * connection already open is served until a response that says Connection: close; those left idle go after a short
+ * linger; then, past the point of no return, what is still in flight at the deadline is cut.
+ */
+export function drain ({ gate, inflight, connections, lastCall, retryAfter, farewell }: DrainParts, drainBy: number): Promise<DrainResult> {
   const startedAt = performance.now()
-  const lastAdmitted = inflight.lastAdmittedAt
-  gate.close()
+  gate.lastCall()
+  connections.stopListening()
   const inFlight = inflight.exchanges()
-  for (const exchange of inFlight) release(exchange)
+  for (const exchange of inFlight) release(exchange, lastCall)
   farewell()
 
-  return within(inflight.whenIdle(), drainBy - startedAt).then(async finished => {
+  return settle(inflight, connections, drainBy).then(finished => {
+    gate.close()
     const left = inflight.pending()
     for (const exchange of left) cut(exchange, retryAfter)
-    if (finished) {
-      const linger = Math.min(lastAdmitted + LINGER_MS, drainBy) - performance.now()
-      if (linger > 0) await sleep(linger)
-    }
     return {
       inflight: inFlight.length,
       completed: inFlight.filter(exchange => !left.includes(exchange)).length,
@@ -93,4 +87,30 @@ export function drain ({ gate, inflight, retryAfter, farewell }: DrainParts, dra
       timedOut: !finished
     }
   })
+}
+
+/** A request already streaming keeps its HTTP/1 connection until it ends (unless one is pipelined behind it); then the connection goes. */
+function release (exchange: Exchange, lastCall: LastCall): void {
+  const { req, res } = exchange
+  if (isHttp1(req) && res.headersSent) {
+    // inject()'s stand-in socket has no end(): there is no connection to close.
+    const socket = req.socket as { end?: () => void }
+    if (!pipelinedAfter(req)) res.once('close', () => socket.end?.())
+  } else {
+    lastCall.askToClose(exchange)
+  }
+}
+
+/** True once nothing is in flight and no idle connection is left to bring a request; false at the deadline. */
+async function settle (inflight: Inflight, connections: Connections, drainBy: number): Promise<boolean> {
+  for (;;) {
+    if (!await within(inflight.whenIdle(), drainBy - performance.now())) return false
+    const linger = Math.min(inflight.lastAdmittedAt + LINGER_MS, drainBy) - performance.now()
+    if (linger > 0) {
+      await sleep(linger)
+      continue
+    }
+    connections.closeIdle()
+    if (inflight.pending().length === 0) return true
+  }
 }

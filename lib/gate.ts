@@ -1,8 +1,14 @@
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
-import type { Exchange, Inflight } from './inflight.ts'
+import type { Socket } from 'node:net'
+import type { Inflight } from './inflight.ts'
+import { isHttp1, type LastCall, type RawExchange } from './last-call.ts'
 
-/** Why a request is let through, or how it is turned away, depends only on this. */
-type Admission = 'open' | 'closing' | 'closed'
+/**
+ * Why a request is let through, or how it is turned away, depends only on this: open; closing (the delay window:
+ * served, asked to close its connection); last-call (the drain: no new connection, each open one served once more);
+ * closed (past the drain's point of no return).
+ */
+type Admission = 'open' | 'closing' | 'last-call' | 'closed'
 
 /** Marks a route that answers during the drain too (the health routes): set as a key of its route config. */
 export const ADMIT = Symbol('fastify-graceful.admit')
@@ -13,30 +19,25 @@ export interface Gate {
   readonly signal: AbortSignal
   /** Keep serving, but ask every client to take its connection elsewhere (the delay window). */
   announce (): void
-  /** From now on new requests are refused with 503. */
+  /** The drain: new requests are refused, except the next one on each connection already open, served as its last. */
+  lastCall (): void
+  /** Past the drain's point of no return: every new request is refused with 503. */
   close (): void
   /** Requests refused since admission closed. */
   readonly refused: number
 }
 
-/** HTTP/2 forbids the Connection header; its sessions are closed with GOAWAY instead. */
-export function isHttp1 (req: { httpVersionMajor: number }): boolean {
-  return req.httpVersionMajor < 2
+export interface GateParts {
+  inflight: Inflight
+  lastCall: LastCall
+  /** The HTTP/1 connections the server accepted (not inject()'s stand-ins, which belong to app.drain() in tests). */
+  http1Sockets: ReadonlySet<Socket>
+  retryAfter: number | false
+  /** Fastify's return503OnClosing: false lets every request through once closing. */
+  refuseWhenClosed: boolean
 }
 
-/**
- * Ask the client not to reuse this connection after this response: HTTP/1 with Connection: close (while the
- * headers are still unsent), HTTP/2 with GOAWAY (the session's open streams finish, new ones go elsewhere).
- */
-export function askToClose ({ req, res }: Pick<Exchange, 'req' | 'res'>): void {
-  if (!isHttp1(req)) {
-    (req as { stream?: { session?: { close (): void } } }).stream?.session?.close()
-  } else if (!res.headersSent) {
-    res.setHeader('connection', 'close')
-  }
-}
-
-const raw = (reply: FastifyReply): Pick<Exchange, 'req' | 'res'> => ({ req: reply.request.raw, res: reply.raw } as Pick<Exchange, 'req' | 'res'>)
+const raw = (reply: FastifyReply): RawExchange => ({ req: reply.request.raw, res: reply.raw } as RawExchange)
 
 /** The body of every 503 the plugin sends, refused at the gate or cut at the deadline. */
 export function unavailable (message: string): string {
@@ -47,31 +48,41 @@ function admitted (request: FastifyRequest): boolean {
   return (request.routeOptions.config as unknown as Record<symbol, unknown>)[ADMIT] === true
 }
 
-export function createGate (inflight: Inflight, retryAfter: number | false, refuseWhenClosed: boolean): Gate {
+export function createGate ({ inflight, lastCall, http1Sockets, retryAfter, refuseWhenClosed }: GateParts): Gate {
   let admission: Admission = 'open'
   let refused = 0
   const closing = new AbortController()
   const body = unavailable('Server is shutting down')
 
+  /** During the drain: a request on a connection that was open before it, not an upgrade, whose client was not told to close yet. */
+  function onOpenConnection (exchange: RawExchange): boolean {
+    const { req } = exchange
+    return isHttp1(req) && http1Sockets.has(req.socket) && req.headers.upgrade === undefined && lastCall.mayServe(exchange)
+  }
+
   function refuse (reply: FastifyReply): void {
     refused++
     reply.code(503).header('content-type', 'application/json; charset=utf-8')
     if (retryAfter !== false) reply.header('retry-after', retryAfter)
-    askToClose(raw(reply))
+    lastCall.askToClose(raw(reply))
     const { upgrade, socket } = reply.request.raw as { upgrade?: boolean, socket: { end (done: () => void): void, destroy (): void } }
     // An upgrade's socket has left Node's HTTP server (@fastify/websocket routes it by hand): nothing else closes it.
     if (upgrade === true) reply.raw.once('finish', () => socket.end(() => socket.destroy()))
     reply.send(body)
   }
 
+  function serveLast (reply: FastifyReply, done: () => void): void {
+    lastCall.askToClose(raw(reply))
+    inflight.track(reply)
+    done()
+  }
+
   function onRequest (this: unknown, request: FastifyRequest, reply: FastifyReply, done: () => void): void {
     if (admission === 'open') {
       inflight.admit(reply)
       done()
-    } else if (admission === 'closing' || admitted(request) || !refuseWhenClosed) {
-      askToClose(raw(reply))
-      inflight.track(reply)
-      done()
+    } else if (admission === 'closing' || admitted(request) || !refuseWhenClosed || (admission === 'last-call' && onOpenConnection(raw(reply)))) {
+      serveLast(reply, done)
     } else {
       refuse(reply)
     }
@@ -81,6 +92,10 @@ export function createGate (inflight: Inflight, retryAfter: number | false, refu
     onRequest,
     announce () {
       if (admission === 'open') admission = 'closing'
+    },
+    lastCall () {
+      if (admission !== 'closed') admission = 'last-call'
+      closing.abort()
     },
     close () {
       admission = 'closed'

@@ -6,6 +6,7 @@ import { createGate } from './gate.ts'
 import { addHealthRoutes } from './health.ts'
 import { createHooks, type ShutdownHook, type ShutdownHookOptions } from './hooks.ts'
 import { createInflight } from './inflight.ts'
+import { createLastCall } from './last-call.ts'
 import { refusesWhileClosing, resolveOptions, type FastifyGracefulOptions } from './options.ts'
 import { warnAboutNeighbours } from './neighbours.ts'
 import { watchOutsideRoutes } from './outside.ts'
@@ -42,13 +43,14 @@ declare module 'fastify' {
 
 const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastifyGraceful (fastify: FastifyInstance, rawOptions) {
   const options = resolveOptions(rawOptions as Record<string, unknown>)
-  const connections = watchConnections(fastify.server, fastify.initialConfig.http2 === true)
+  const connections = watchConnections(fastify, fastify.initialConfig.http2 === true)
   const inflight = createInflight(connections.http1Sockets)
-  const gate = createGate(inflight, options.retryAfter, refusesWhileClosing(fastify))
+  const lastCall = createLastCall()
+  const gate = createGate({ inflight, lastCall, http1Sockets: connections.http1Sockets, retryAfter: options.retryAfter, refuseWhenClosed: refusesWhileClosing(fastify) })
   const hooks = createHooks(options.hookTimeout)
   const reporter = createReporter(fastify)
   const work = createWork()
-  const sequence = createSequence(fastify, options, { gate, inflight, hooks, connections, reporter, work })
+  const sequence = createSequence(fastify, options, { gate, inflight, hooks, connections, lastCall, reporter, work })
 
   fastify.decorate('isShuttingDown', { getter: () => sequence.isShuttingDown })
   fastify.decorate('shutdownSignal', gate.signal)

@@ -14,7 +14,8 @@ export interface Exchange {
 /**
  * The requests that passed the gate and have not closed yet. On an HTTP/1 connection the hot path does
  * no bookkeeping at all: a shutdown finds the requests in flight on their connections (the response a
- * socket is busy with). Requests without such a connection (HTTP/2 streams, inject()) are tracked one by one.
+ * socket is busy with). Requests without such a connection (HTTP/2 streams, inject()), and requests pipelined behind
+ * another response, are tracked one by one.
  */
 export interface Inflight {
   /** The hot path: a request passed the gate while admission is open. */
@@ -62,7 +63,9 @@ export function createInflight (http1Sockets: ReadonlySet<Socket>): Inflight {
   return {
     admit (reply) {
       lastAdmitted = performance.now()
-      if (!http1Sockets.has(reply.request.raw.socket as Socket)) track(reply)
+      const socket = reply.request.raw.socket as BusySocket
+      // Found on its connection at shutdown unless it waits behind another response there (pipelined).
+      if (!http1Sockets.has(socket) || socket._httpMessage !== reply.raw) track(reply)
     },
     track,
     exchanges () {

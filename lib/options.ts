@@ -1,4 +1,5 @@
 import { FST_GRACEFUL_DELAY_TOO_LONG, FST_GRACEFUL_INVALID_OPTION, FST_GRACEFUL_UNKNOWN_OPTION, show } from './errors.ts'
+import { fastifyInternal } from './internals.ts'
 
 /** Signals a shutdown can be bound to: the ones process managers send to ask a process to stop. */
 export const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'] as const
@@ -143,12 +144,7 @@ function checkBoolean (name: string, value: unknown): boolean {
  * the server closes are still served, so the gate serves them too (each with Connection: close, within the drain's time).
  */
 export function refusesWhileClosing (fastify: object): boolean {
-  // Plugin contexts inherit from the root instance, which holds the options under a symbol of Fastify's own.
-  let root = fastify
-  while (Object.getPrototypeOf(root) !== Object.prototype) root = Object.getPrototypeOf(root)
-  const key = Object.getOwnPropertySymbols(root).find(symbol => symbol.description === 'fastify.options')
-  if (key === undefined) return true
-  return (root as Record<symbol, { return503OnClosing?: unknown }>)[key]!.return503OnClosing !== false
+  return fastifyInternal<{ return503OnClosing?: unknown }>(fastify, 'fastify.options')?.return503OnClosing !== false
 }
 
 /** Defaults filled in and every value checked, so that nothing wrong waits until a shutdown to surface. */

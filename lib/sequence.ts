@@ -3,9 +3,10 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Connections } from './connections.ts'
 import { drain, type DrainResult } from './drain.ts'
-import { askToClose, type Gate } from './gate.ts'
+import type { Gate } from './gate.ts'
 import type { HookOutcome, Hooks, ShutdownCause } from './hooks.ts'
 import type { Inflight } from './inflight.ts'
+import type { LastCall } from './last-call.ts'
 import type { ResolvedOptions } from './options.ts'
 import type { Reporter, ShutdownSummary } from './report.ts'
 import { closeWebSockets } from './websockets.ts'
@@ -39,6 +40,7 @@ export interface Parts {
   inflight: Inflight
   hooks: Hooks
   connections: Connections
+  lastCall: LastCall
   reporter: Reporter
   work: Work
 }
@@ -47,7 +49,7 @@ export interface Parts {
  * The one place that says what runs next: begin → delay window → drain → close → hooks → summary.
  * Each step runs once, whichever way in (signal, app.drain(), app.close()); only a signal waits out the delay.
  */
-export function createSequence (fastify: FastifyInstance, options: ResolvedOptions, { gate, inflight, hooks, connections, reporter, work }: Parts): Sequence {
+export function createSequence (fastify: FastifyInstance, options: ResolvedOptions, { gate, inflight, hooks, connections, lastCall, reporter, work }: Parts): Sequence {
   let cause: ShutdownCause | null = null
   let crashed = false
   let closeFailed = false
@@ -90,7 +92,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     if (options.delay === 0 || drained !== null) return
     reporter.phase('delay', 'start')
     gate.announce()
-    for (const exchange of inflight.exchanges()) askToClose(exchange)
+    for (const exchange of inflight.exchanges()) lastCall.askToClose(exchange)
     await sleep(options.delay, undefined, { signal: skipDelay.signal }).catch(() => {})
     delayMs = performance.now() - startedAt
     reporter.phase('delay', 'end')
@@ -122,7 +124,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
       drainBy = deadline - hooks.reserve(deadline - performance.now())
       reporter.phase('drain', 'start')
       work.count()
-      return drain({ gate, inflight, retryAfter: options.retryAfter, farewell }, drainBy)
+      return drain({ gate, inflight, connections, lastCall, retryAfter: options.retryAfter, farewell }, drainBy)
     }
     // Without pre-drain hooks, admission closes at once, as it always did.
     drained ??= (hooks.has('preDrain') ? preDrainOnce().then(start) : start()).then(async result => {
@@ -192,6 +194,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
 
     async onClose () {
       clearTimeout(forceClose)
+      connections.release()
       begin('close')
       const result = await drainOnce()
       const hooksStartedAt = performance.now()

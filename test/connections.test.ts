@@ -27,7 +27,7 @@ const startLine = (child: Child): Promise<Record<string, any>> => child.waitFor(
 
 for (const transport of transports) {
   t.test(transport, async t => {
-    t.test('a request in flight finishes; a new one during the drain is refused cleanly', async t => {
+    t.test('a request in flight finishes; a new connection during the drain is refused', async t => {
       const child = await launch(t, transport)
       const port = child.ports[0]!
       const client = connect(transport, port, certificate.cert)
@@ -41,7 +41,9 @@ for (const transport of transports) {
       const refused = await late.request('/slow')
       const answer = await slow
       t.equal(answer.status, 200, 'in flight: answered')
-      t.equal(refused.status, 503, `new request: a clean 503 (${refused.error ?? ''})`)
+      // Refused by the OS once the port is closed; reset if it reached the accept queue just before (see the README).
+      t.equal(refused.status, undefined, 'no HTTP answer on a new connection')
+      t.match(refused.error, /^(ECONNREFUSED|ECONNRESET)$/, `new connection: ${refused.error ?? ''}`)
       if (transport.startsWith('h2')) {
         await client.goaway
         t.pass('the HTTP/2 session received GOAWAY')

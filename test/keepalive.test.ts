@@ -55,7 +55,7 @@ t.test('an idle keep-alive socket does not hold close()', async t => {
   t.ok(Date.now() - started < 2000, `close() took ${Date.now() - started} ms`)
 })
 
-t.test('a request on a reused keep-alive socket during the drain gets a clean 503 and the socket closes', async t => {
+t.test('during the drain, the next request on an open keep-alive socket is served with Connection: close; a new connection is refused', async t => {
   const { app } = await build({}, { keepAliveTimeout: 72_000 })
   app.get('/', async () => 'ok')
   app.get('/slow', async () => { await sleep(200); return 'slow' })
@@ -67,10 +67,13 @@ t.test('a request on a reused keep-alive socket during the drain gets a clean 50
   const slow = request(port, '/slow')
   await sleep(20)
   const drained = app.drain()
-  const refused = await request(port, '/', { agent })
-  t.equal(refused.reused, true, 'the request went out on the kept-alive socket')
-  t.equal(refused.status, 503)
-  t.equal(refused.headers?.connection, 'close')
+  const last = await request(port, '/', { agent })
+  t.equal(last.reused, true, 'the request went out on the kept-alive socket')
+  t.equal(last.status, 200, 'served: its client had not been told to close yet')
+  t.equal(last.headers?.connection, 'close')
+  const fresh = await request(port, '/', { agent })
+  t.equal(fresh.reused, false)
+  t.equal(fresh.error, 'ECONNREFUSED', 'the port is closed')
   t.equal((await slow).status, 200)
   await drained
   await app.close()

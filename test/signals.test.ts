@@ -18,15 +18,15 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const sentAt = Date.now()
     child.process.kill(signal)
     await child.waitFor(line => line.graceful?.event === 'start')
-    const refused = await request(child.ports[0]!, '/')
+    const late = await request(child.ports[0]!, '/', { agent: new http.Agent() })
     const answer = await inflight
     const { code, at } = await child.exited()
 
     t.equal(answer.status, 200, 'the request in flight was answered')
     t.equal(answer.headers?.connection, 'close', 'and told the client not to reuse the connection')
-    t.equal(refused.status, 503, 'a new request during the drain is refused')
-    t.equal(refused.headers?.connection, 'close')
-    t.equal(refused.headers?.['retry-after'], '1')
+    t.equal(late.status, undefined, 'a new connection during the drain gets no HTTP answer')
+    // Refused once the port is closed; reset when it reached the accept queue just before (see the README).
+    t.match(late.error, /^(ECONNREFUSED|ECONNRESET)$/)
     t.equal(code, 0)
     t.ok(shutdownMs(child) < 1500, `exit ${shutdownMs(child)} ms after the shutdown began, not after the 72 s keep-alive timeout`)
     t.ok(at - sentAt < 5000, `(${at - sentAt} ms as the test runner saw it)`)
@@ -37,7 +37,6 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const begin = child.lines.find(line => line.graceful?.event === 'start')!.graceful
     t.match(begin, { cause: signal, inflight: 1 })
     t.match(summaryOf(child), { cause: signal, exitCode: 0, requests: { drained: 1, cut: 0 }, hooks: { ok: 2, failed: 0, timedOut: 0 } })
-    t.ok(summaryOf(child)!.requests.refused >= 1)
   })
 }
 

@@ -25,7 +25,9 @@ const tls = (transport: Transport): boolean => transport !== 'http' && transport
 export function connect (transport: Transport, port: number, ca: string): Client {
   if (isHttp2(transport)) {
     const session = http2.connect(`${tls(transport) ? 'https' : 'http'}://127.0.0.1:${port}`, tls(transport) ? { ca } : {})
-    session.on('error', () => {})
+    // A session that never connected fails its streams with a cancel code: the session's error says why.
+    let failure: string | undefined
+    session.on('error', err => { failure ??= (err as NodeJS.ErrnoException).code })
     const goaway = new Promise<void>(resolve => session.once('goaway', () => resolve()))
     return {
       goaway,
@@ -38,7 +40,8 @@ export function connect (transport: Transport, port: number, ca: string): Client
         stream.on('response', h => { headers = h })
         stream.on('data', (chunk: string) => { body += chunk; onData?.(chunk) })
         stream.on('end', () => resolve({ status: headers?.[':status'] as number, headers, body }))
-        stream.on('error', err => resolve({ body, error: (err as NodeJS.ErrnoException).code ?? err.message }))
+        // The session's own error comes just after its streams'.
+        stream.on('error', err => setImmediate(() => resolve({ body, error: failure ?? (err as NodeJS.ErrnoException).code ?? err.message })))
         stream.end()
       })
     }
