@@ -77,5 +77,6 @@ t.test('during a direct app.close(), WebSockets get 1001 even with @fastify/webs
   await new Promise((resolve, reject) => { client.once('open', resolve); client.once('error', reject) })
   const code = new Promise<number>(resolve => client.once('close', code => resolve(code)))
   await app.close()
-  t.equal(await code, 1001)
+  const received = await code
+  t.equal(received, 1001, `the client got close code ${received}`)
 })
