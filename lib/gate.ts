@@ -65,6 +65,9 @@ export function createGate ({ inflight, lastCall, http1Sockets, retryAfter, refu
     reply.code(503).header('content-type', 'application/json; charset=utf-8')
     if (retryAfter !== false) reply.header('retry-after', retryAfter)
     lastCall.askToClose(raw(reply))
+    const { upgrade, socket } = reply.request.raw as { upgrade?: boolean, socket: { end (done: () => void): void, destroy (): void } }
+    // An upgrade's socket has left Node's HTTP server (@fastify/websocket routes it by hand): nothing else closes it.
+    if (upgrade === true) reply.raw.once('finish', () => socket.end(() => socket.destroy()))
     reply.send(body)
   }
 

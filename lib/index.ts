@@ -63,6 +63,9 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   fastify.addHook('onRequest', watchOutsideRoutes(fastify, () => sequence.isShuttingDown, reporter.outsideGate))
   fastify.addHook('onRequest', gate.onRequest)
   fastify.addHook('preClose', sequence.preClose)
+  // avvio fails a preClose hook that outlasts pluginTimeout, so app.close() drains from an onClose hook added once ready:
+  // onClose hooks run last in, first out and untimed, so it runs before Fastify's own close step (added at preReady).
+  fastify.addHook('onReady', async () => { (fastify as unknown as { onClose (fn: () => Promise<void>): void }).onClose(sequence.beforeClose) })
   if (options.health !== false) addHealthRoutes(fastify, options.health, () => !sequence.isShuttingDown)
 
   let leave = (): void => {}

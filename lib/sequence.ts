@@ -25,6 +25,8 @@ export interface Sequence {
   duringStartup (cause: ShutdownCause, error?: unknown): Promise<number>
   /** app.drain(): the drain phase on its own; the instance stays open. */
   drain (): Promise<DrainResult>
+  /** app.close(): the drain, from an onClose hook that runs before Fastify's own close step (avvio times preClose hooks, not onClose ones). */
+  beforeClose (): Promise<void>
   /** Fastify's preClose: drain before the server stops listening. */
   preClose (): Promise<void>
   /** Fastify's onClose: the shutdown hooks, then the summary. */
@@ -138,6 +140,13 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     return drained
   }
 
+  async function beforeClose (): Promise<void> {
+    closeCalled = true
+    begin('close')
+    restartClock()
+    await drainOnce()
+  }
+
   return {
     get isShuttingDown () {
       return cause !== null
@@ -175,11 +184,10 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
       return drainOnce()
     },
 
+    beforeClose,
+
     async preClose () {
-      closeCalled = true
-      begin('close')
-      restartClock()
-      await drainOnce()
+      await beforeClose()
       closeStartedAt = performance.now()
       reporter.phase('close', 'start')
       connections.closeIdle()
