@@ -14,8 +14,10 @@ declare namespace fastifyGraceful {
   export type ShutdownHook = Types.ShutdownHook
   export type ShutdownHookContext = Types.ShutdownHookContext
   export type ShutdownHookOptions = Types.ShutdownHookOptions
+  export type ShutdownHookPhase = Types.ShutdownHookPhase
   export type ShutdownSignal = Types.ShutdownSignal
   export type ShutdownSummary = Types.ShutdownSummary
+  export type WorkResult = Types.WorkResult
   const plugin: Plugin
   export { plugin as default, plugin as fastifyGraceful }
 }

@@ -43,3 +43,10 @@ export const FST_GRACEFUL_HOOK_TIMEOUT = createError<'FST_GRACEFUL_HOOK_TIMEOUT'
   'FST_GRACEFUL_HOOK_TIMEOUT',
   'fastify-graceful: shutdown hook "%s" did not finish within %d ms'
 )
+
+export const FST_GRACEFUL_INVALID_WORK = createError<'FST_GRACEFUL_INVALID_WORK', [string, string]>(
+  'FST_GRACEFUL_INVALID_WORK',
+  'fastify-graceful: %s.waitUntil() must be given a promise, got %s',
+  500,
+  TypeError
+)

@@ -47,7 +47,7 @@ function admitted (request: FastifyRequest): boolean {
   return (request.routeOptions.config as unknown as Record<symbol, unknown>)[ADMIT] === true
 }
 
-export function createGate (inflight: Inflight, retryAfter: number | false): Gate {
+export function createGate (inflight: Inflight, retryAfter: number | false, refuseWhenClosed: boolean): Gate {
   let admission: Admission = 'open'
   let refused = 0
   const closing = new AbortController()
@@ -65,7 +65,7 @@ export function createGate (inflight: Inflight, retryAfter: number | false): Gat
     if (admission === 'open') {
       inflight.admit(reply)
       done()
-    } else if (admission === 'closing' || admitted(request)) {
+    } else if (admission === 'closing' || admitted(request) || !refuseWhenClosed) {
       askToClose(raw(reply))
       inflight.track(reply)
       done()

@@ -5,11 +5,11 @@ import type { ResolvedHealth } from './options.ts'
 /** A readiness check gets this long; a probe that waits longer than its own timeout counts as failed anyway. */
 export const CHECK_TIMEOUT = 1000
 
-/** Whether the user's check passes within its time: a throw, a rejection or a hang all mean "not ready". */
+/** Whether the user's check passes within its time: a throw, a rejection, `false` or a hang all mean "not ready". */
 function passes (check: () => unknown): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined
   const expired = new Promise<boolean>(resolve => { timer = setTimeout(resolve, CHECK_TIMEOUT, false) })
-  const result = Promise.resolve().then(check).then(() => true, () => false)
+  const result = Promise.resolve().then(check).then(verdict => verdict !== false, () => false)
   return Promise.race([result, expired]).finally(() => clearTimeout(timer))
 }
 

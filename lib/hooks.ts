@@ -13,13 +13,19 @@ export interface ShutdownHookContext {
 
 export type ShutdownHook = (context: ShutdownHookContext) => unknown
 
+/** 'preDrain': at the signal, alongside the delay window, before admission closes; 'postDrain' (default): after the drain. */
+export type ShutdownHookPhase = 'preDrain' | 'postDrain'
+
 export interface ShutdownHookOptions {
   /** Time limit in ms for this hook; defaults to the plugin's hookTimeout. */
   timeout?: number
+  /** When the hook runs: 'postDrain' (default), after the last request; 'preDrain', at the start of the shutdown. */
+  phase?: ShutdownHookPhase
 }
 
 export interface HookOutcome {
   name: string
+  phase: ShutdownHookPhase
   outcome: 'ok' | 'failed' | 'timeout'
   durationMs: number
   error?: unknown
@@ -31,16 +37,21 @@ interface Hook {
   name: string
   fn: ShutdownHook
   timeout: number
+  phase: ShutdownHookPhase
 }
+
+const PHASES: readonly unknown[] = ['preDrain', 'postDrain']
 
 export interface Hooks {
   add (nameOrFn: unknown, fnOrOptions?: unknown, maybeOptions?: unknown): void
   /** Once a shutdown has begun, adding a hook is an error rather than a hook that never runs. */
   freeze (cause: ShutdownCause): void
-  /** The time the hooks may need, out of `budget` ms: their limits added up, at most half the budget. */
+  /** Whether any hook runs in `phase`. */
+  has (phase: ShutdownHookPhase): boolean
+  /** The time the post-drain hooks may need, out of `budget` ms: their limits added up, at most half the budget. */
   reserve (budget: number): number
-  /** Runs every hook, last registered first; `observe` wraps each run (logs, traces). */
-  run (cause: ShutdownCause, deadline: number, observe: Observer): Promise<HookOutcome[]>
+  /** Runs every hook of `phase`, last registered first; `observe` wraps each run (logs, traces). */
+  run (cause: ShutdownCause, deadline: number, observe: Observer, phase?: ShutdownHookPhase): Promise<HookOutcome[]>
 }
 
 function parse (hookTimeout: number, count: number, nameOrFn: unknown, fnOrOptions: unknown, maybeOptions: unknown): Hook {
@@ -51,17 +62,18 @@ function parse (hookTimeout: number, count: number, nameOrFn: unknown, fnOrOptio
   if (typeof fn !== 'function') throw new FST_GRACEFUL_INVALID_HOOK(named ? nameOrFn : 'fn', 'a function', show(fn))
   const name = named ? nameOrFn : (fn.name || `hook #${count + 1}`)
   if (typeof options !== 'object' || Array.isArray(options)) throw new FST_GRACEFUL_INVALID_HOOK(name, 'given an options object', show(options))
-  const { timeout, ...unknown } = options as Record<string, unknown>
+  const { timeout, phase = 'postDrain', ...unknown } = options as Record<string, unknown>
   const extra = Object.keys(unknown)
-  if (extra.length > 0) throw new FST_GRACEFUL_INVALID_HOOK(name, 'given only the option "timeout"', show(unknown))
-  return { name, fn: fn as ShutdownHook, timeout: timeout === undefined ? hookTimeout : checkDuration(`${name}: timeout`, timeout) }
+  if (extra.length > 0) throw new FST_GRACEFUL_INVALID_HOOK(name, 'given only the options "timeout" and "phase"', show(unknown))
+  if (!PHASES.includes(phase)) throw new FST_GRACEFUL_INVALID_HOOK(`${name}: phase`, '"preDrain" or "postDrain"', show(phase))
+  return { name, fn: fn as ShutdownHook, timeout: timeout === undefined ? hookTimeout : checkDuration(`${name}: timeout`, timeout), phase: phase as ShutdownHookPhase }
 }
 
 /** Runs one hook against its limit; whatever it does later is caught, so a late rejection cannot crash the process. */
 async function runOne (hook: Hook, cause: ShutdownCause, limit: number): Promise<HookOutcome> {
   const startedAt = performance.now()
   const done = (outcome: HookOutcome['outcome'], error?: unknown): HookOutcome =>
-    ({ name: hook.name, outcome, durationMs: performance.now() - startedAt, ...(error === undefined ? {} : { error }) })
+    ({ name: hook.name, phase: hook.phase, outcome, durationMs: performance.now() - startedAt, ...(error === undefined ? {} : { error }) })
   // A Node timer cannot be shorter than 1 ms (and fires on a ms clock): less than that is no time at all.
   if (limit < 1) return done('timeout', new FST_GRACEFUL_HOOK_TIMEOUT(hook.name, 0))
 
@@ -96,16 +108,19 @@ export function createHooks (hookTimeout: number): Hooks {
     freeze (cause) {
       frozenBy ??= cause
     },
+    has (phase) {
+      return hooks.some(hook => hook.phase === phase)
+    },
     reserve (budget) {
-      const needed = hooks.reduce((sum, hook) => sum + hook.timeout, 0)
+      const needed = hooks.reduce((sum, hook) => sum + (hook.phase === 'postDrain' ? hook.timeout : 0), 0)
       return Math.min(needed, budget / 2)
     },
-    async run (cause, deadline, observe) {
+    async run (cause, deadline, observe, phase = 'postDrain') {
       const outcomes: HookOutcome[] = []
       // Once a hook ran out of time at the overall deadline, none is left for the next ones, whatever a timer
       // that fired a fraction of a millisecond early makes the clock say.
       let deadlineReached = false
-      for (const hook of [...hooks].reverse()) {
+      for (const hook of hooks.filter(hook => hook.phase === phase).reverse()) {
         const limit: number = deadlineReached ? 0 : Math.min(hook.timeout, deadline - performance.now())
         const outcome = await observe(hook.name, limit, () => runOne(hook, cause, limit))
         deadlineReached ||= outcome.outcome === 'timeout' && limit < hook.timeout

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { watchConnections } from './connections.ts'
 import type { DrainResult } from './drain.ts'
@@ -6,16 +6,19 @@ import { createGate } from './gate.ts'
 import { addHealthRoutes } from './health.ts'
 import { createHooks, type ShutdownHook, type ShutdownHookOptions } from './hooks.ts'
 import { createInflight } from './inflight.ts'
-import { resolveOptions, type FastifyGracefulOptions } from './options.ts'
+import { refusesWhileClosing, resolveOptions, type FastifyGracefulOptions } from './options.ts'
 import { warnAboutNeighbours } from './neighbours.ts'
+import { watchOutsideRoutes } from './outside.ts'
 import { createReporter } from './report.ts'
 import { createSequence } from './sequence.ts'
 import { enroll, signalReady } from './signals.ts'
+import { createWork } from './work.ts'
 
 export type { DrainResult } from './drain.ts'
-export type { ShutdownCause, ShutdownHook, ShutdownHookContext, ShutdownHookOptions } from './hooks.ts'
+export type { ShutdownCause, ShutdownHook, ShutdownHookContext, ShutdownHookOptions, ShutdownHookPhase } from './hooks.ts'
 export type { FastifyGracefulOptions, HealthOptions, ShutdownSignal } from './options.ts'
 export type { ShutdownSummary } from './report.ts'
+export type { WorkResult } from './work.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -28,6 +31,12 @@ declare module 'fastify' {
     /** Cleanup to run after the last request, in reverse order of registration, each within its own time limit. */
     addShutdownHook (fn: ShutdownHook, options?: ShutdownHookOptions): void
     addShutdownHook (name: string, fn: ShutdownHook, options?: ShutdownHookOptions): void
+    /** Keep the shutdown waiting for work no request started (a queue consumer's job), until the drain deadline. */
+    waitUntil (promise: PromiseLike<unknown>): void
+  }
+  interface FastifyRequest {
+    /** Keep the shutdown waiting for work that outlives this request's response, until the drain deadline. */
+    waitUntil (promise: PromiseLike<unknown>): void
   }
 }
 
@@ -35,16 +44,21 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   const options = resolveOptions(rawOptions as Record<string, unknown>)
   const connections = watchConnections(fastify.server, fastify.initialConfig.http2 === true)
   const inflight = createInflight(connections.http1Sockets)
-  const gate = createGate(inflight, options.retryAfter)
+  const gate = createGate(inflight, options.retryAfter, refusesWhileClosing(fastify))
   const hooks = createHooks(options.hookTimeout)
   const reporter = createReporter(fastify)
-  const sequence = createSequence(fastify, options, { gate, inflight, hooks, connections, reporter })
+  const work = createWork()
+  const sequence = createSequence(fastify, options, { gate, inflight, hooks, connections, reporter, work })
 
   fastify.decorate('isShuttingDown', { getter: () => sequence.isShuttingDown })
   fastify.decorate('shutdownSignal', gate.signal)
   fastify.decorate('drain', () => sequence.drain())
   fastify.decorate('addShutdownHook', (nameOrFn: unknown, fnOrOptions?: unknown, maybeOptions?: unknown) => hooks.add(nameOrFn, fnOrOptions, maybeOptions))
+  fastify.decorate('waitUntil', (promise: unknown) => work.add(promise, 'app', fastify.log))
+  // One function on the request prototype: nothing is allocated per request unless waitUntil is called.
+  fastify.decorateRequest('waitUntil', function (this: FastifyRequest, promise: unknown) { work.add(promise, 'request', this.log) })
 
+  fastify.addHook('onRequest', watchOutsideRoutes(fastify, () => sequence.isShuttingDown, reporter.outsideGate))
   fastify.addHook('onRequest', gate.onRequest)
   fastify.addHook('preClose', sequence.preClose)
   if (options.health !== false) addHealthRoutes(fastify, options.health, () => !sequence.isShuttingDown)
@@ -52,15 +66,19 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   let leave = (): void => {}
   if (options.signals !== false) {
     const signals = options.signals
+    let ready = false
+    // Listening from registration on: a signal while later plugins still load runs the hooks registered so far.
+    leave = enroll({
+      signals,
+      timeout: options.timeout,
+      exit: options.exit,
+      shutdown: (cause, error) => ready ? sequence.shutdown(cause, error) : sequence.duringStartup(cause, error),
+      flush: () => reporter.flush(Math.max(0, Math.min(sequence.remaining(), 1000))),
+      interrupted: reporter.interrupted,
+      uncaught: reporter.uncaught
+    })
     fastify.addHook('onReady', async () => {
-      leave = enroll({
-        signals,
-        timeout: options.timeout,
-        exit: options.exit,
-        shutdown: sequence.shutdown,
-        flush: () => reporter.flush(Math.max(0, Math.min(sequence.remaining(), 1000))),
-        interrupted: reporter.interrupted
-      })
+      ready = true
       warnAboutNeighbours(signals, options.timeout, reporter.warning)
     })
     fastify.addHook('onListen', async () => signalReady())

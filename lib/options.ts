@@ -29,7 +29,7 @@ export interface HealthOptions {
   readiness?: string
   /** Default '/health/live'. */
   liveness?: string
-  /** Readiness also fails (503) while this throws or rejects. */
+  /** Readiness also fails (503) while this throws, rejects, resolves or returns `false`, or takes over a second. */
   check?: () => unknown
 }
 
@@ -138,6 +138,19 @@ function checkBoolean (name: string, value: unknown): boolean {
   return value
 }
 
+/**
+ * Fastify's own `return503OnClosing` (default true), which it keeps to itself: false asks that requests arriving while
+ * the server closes are still served, so the gate serves them too (each with Connection: close, within the drain's time).
+ */
+export function refusesWhileClosing (fastify: object): boolean {
+  // Plugin contexts inherit from the root instance, which holds the options under a symbol of Fastify's own.
+  let root = fastify
+  while (Object.getPrototypeOf(root) !== Object.prototype) root = Object.getPrototypeOf(root)
+  const key = Object.getOwnPropertySymbols(root).find(symbol => symbol.description === 'fastify.options')
+  if (key === undefined) return true
+  return (root as Record<symbol, { return503OnClosing?: unknown }>)[key]!.return503OnClosing !== false
+}
+
 /** Defaults filled in and every value checked, so that nothing wrong waits until a shutdown to surface. */
 export function resolveOptions (options: Record<string, unknown>): ResolvedOptions {
   const known = Object.keys(DEFAULTS)
@@ -154,7 +167,7 @@ export function resolveOptions (options: Record<string, unknown>): ResolvedOptio
     signals: checkSignals(given('signals')),
     exit: checkBoolean('exit', given('exit')),
     retryAfter: checkRetryAfter(given('retryAfter')),
-    delay: checkDelay(options.delay ?? (onKubernetes ? KUBERNETES_DELAY : DEFAULTS.delay)),
+    delay: checkDelay(options.delay === undefined ? (onKubernetes ? KUBERNETES_DELAY : DEFAULTS.delay) : options.delay),
     health: checkHealth(given('health'))
   }
   const room = roomAfterDelay(resolved.timeout, resolved.hookTimeout)

@@ -1,20 +1,25 @@
 import type { FastifyInstance } from 'fastify'
 import { performance } from 'node:perf_hooks'
-import { endChannel, hookChannel, phaseChannel, startChannel } from './channels.ts'
+import { endChannel, hookChannel, isolated, openWindow, phaseChannel, startChannel } from './channels.ts'
 import type { DrainResult } from './drain.ts'
 import type { HookOutcome, ShutdownCause } from './hooks.ts'
+import type { WorkResult } from './work.ts'
 
 export interface ShutdownSummary {
   cause: ShutdownCause
   exitCode: 0 | 1
-  /** Phase durations in ms: delay window, drain, closing the server, shutdown hooks, and all of it. */
-  durationMs: { total: number, delay: number, drain: number, close: number, hooks: number }
+  /** Phase durations in ms: delay window, pre-drain hooks, drain, waitUntil work, closing the server, shutdown hooks, and all of it. */
+  durationMs: { total: number, delay: number, preDrain: number, drain: number, work: number, close: number, hooks: number }
   /** Requests that finished during the drain, were refused with 503, or were cut at the deadline. */
   requests: { drained: number, refused: number, cut: number }
   hooks: { ok: number, failed: number, timedOut: number }
+  /** The hooks registered with { phase: 'preDrain' }, run at the start of the shutdown. */
+  preDrainHooks: { ok: number, failed: number, timedOut: number }
+  /** Work passed to waitUntil() after admission closed: finished, rejected, or still running at the drain deadline. */
+  work: WorkResult
 }
 
-export type Phase = 'delay' | 'drain' | 'close' | 'hooks'
+export type Phase = 'delay' | 'preDrain' | 'drain' | 'work' | 'close' | 'hooks'
 
 export interface Facts {
   cause: ShutdownCause
@@ -23,6 +28,7 @@ export interface Facts {
   drain: DrainResult
   refusedLater: number
   hooks: HookOutcome[]
+  work: WorkResult
   durationMs: ShutdownSummary['durationMs']
 }
 
@@ -35,36 +41,68 @@ export interface Reporter {
   summary (facts: Facts): ShutdownSummary
   /** Lets a log transport write out the last lines before the process exits, within `ms`. */
   flush (ms: number): Promise<void>
-  /** A second signal or error: the process ends at once. */
+  /** A second signal: the process ends at once. */
   interrupted (what: string): void
+  /** An uncaught error once the shutdown is under way: logged with its stack, exit code 1. */
+  uncaught (error: unknown): void
   /** Something at startup that will spoil a shutdown: a log line and a process warning (seen whatever the log level). */
   warning (message: string): void
+  /** A request answered during the shutdown by a route the gate does not cover: a log line and a process warning. */
+  outsideGate (message: string): void
 }
 
 const round = (value: number): number => Math.round(value * 10) / 10
 
 /** Exit code 0 only when nothing was cut, nothing failed and nothing crashed. */
 export function summarize (facts: Facts): ShutdownSummary {
-  const count = (outcome: HookOutcome['outcome']): number => facts.hooks.filter(hook => hook.outcome === outcome).length
-  const hooks = { ok: count('ok'), failed: count('failed'), timedOut: count('timeout') }
-  const clean = !facts.crashed && !facts.closeFailed && !facts.drain.timedOut && hooks.failed === 0 && hooks.timedOut === 0
+  const tally = (phase: HookOutcome['phase']): ShutdownSummary['hooks'] => {
+    const count = (outcome: HookOutcome['outcome']): number => facts.hooks.filter(hook => hook.phase === phase && hook.outcome === outcome).length
+    return { ok: count('ok'), failed: count('failed'), timedOut: count('timeout') }
+  }
+  const hooks = tally('postDrain')
+  const preDrainHooks = tally('preDrain')
+  const { work } = facts
+  const clean = !facts.crashed && !facts.closeFailed && !facts.drain.timedOut && work.failed + work.cut === 0 &&
+    facts.hooks.every(hook => hook.outcome === 'ok')
   const durationMs = Object.fromEntries(Object.entries(facts.durationMs).map(([phase, value]) => [phase, round(value)]))
   return {
     cause: facts.cause,
     exitCode: clean ? 0 : 1,
     durationMs: durationMs as ShutdownSummary['durationMs'],
     requests: { drained: facts.drain.completed, refused: facts.refusedLater, cut: facts.drain.cut },
-    hooks
+    hooks,
+    preDrainHooks,
+    work: { ...work }
   }
 }
 
+type Level = 'info' | 'warn' | 'error'
+type Log = Record<Level, (details: object, message: string) => void>
+
+/** Logging is best effort: a logger that throws (an ended destination, say) must never fail a shutdown. */
+function bestEffort (logger: FastifyInstance['log']): Log {
+  const write = (level: Level) => (details: object, message: string): void => {
+    try {
+      logger[level](details, message)
+    } catch {}
+  }
+  return { info: write('info'), warn: write('warn'), error: write('error') }
+}
+
+/** Errors during a shutdown logged in full; a crash loop beyond this is counted in one last line. */
+export const LOGGED_ERRORS = 10
+
 export function createReporter (fastify: FastifyInstance): Reporter {
-  const log = fastify.log
+  const log = bestEffort(fastify.log)
   let startedAt = 0
+  let uncaughtErrors = 0
+  const subscriberThrew = (error: unknown): void => {
+    log.warn({ graceful: { event: 'subscriber-error' }, err: error }, 'a diagnostics_channel subscriber threw during the graceful shutdown: ignored')
+  }
 
   function logHook (hook: HookOutcome): void {
-    const graceful = { event: 'hook', hook: hook.name, outcome: hook.outcome, durationMs: round(hook.durationMs) }
-    const line = `shutdown hook "${hook.name}" ${hook.outcome} after ${Math.round(hook.durationMs)} ms`
+    const graceful = { event: 'hook', hook: hook.name, phase: hook.phase, outcome: hook.outcome, durationMs: round(hook.durationMs) }
+    const line = `${hook.phase === 'preDrain' ? 'pre-drain ' : ''}shutdown hook "${hook.name}" ${hook.outcome} after ${Math.round(hook.durationMs)} ms`
     if (hook.outcome === 'ok') log.info({ graceful }, line)
     else log.error({ graceful, err: hook.error }, line)
   }
@@ -78,11 +116,11 @@ export function createReporter (fastify: FastifyInstance): Reporter {
       } else {
         log.error({ graceful, err: error }, `graceful shutdown started by an uncaught error: ${inflight} request(s) in flight`)
       }
-      if (startChannel.hasSubscribers) startChannel.publish({ fastify, cause, inflight, timeout, delay, error })
+      if (startChannel.hasSubscribers) isolated(subscriberThrew, () => startChannel.publish({ fastify, cause, inflight, timeout, delay, error }))
     },
 
     phase (phase, event) {
-      if (phaseChannel.hasSubscribers) phaseChannel.publish({ fastify, phase, event, elapsedMs: round(performance.now() - startedAt) })
+      if (phaseChannel.hasSubscribers) isolated(subscriberThrew, () => phaseChannel.publish({ fastify, phase, event, elapsedMs: round(performance.now() - startedAt) }))
     },
 
     async hook (name, limitMs, run) {
@@ -90,11 +128,15 @@ export function createReporter (fastify: FastifyInstance): Reporter {
       if (hookChannel.hasSubscribers) {
         const context: Record<string, unknown> = { fastify, name, limitMs: round(limitMs) }
         // The trace wraps the hook's race against its limit, so a hook that never settles still ends its trace.
-        outcome = await hookChannel.tracePromise(async () => {
+        let close: (() => void) | undefined
+        outcome = await isolated(subscriberThrew, () => hookChannel.tracePromise(async () => {
           const result = await run()
-          Object.assign(context, { outcome: result.outcome, durationMs: round(result.durationMs) }, result.error === undefined ? {} : { error: result.error })
+          Object.assign(context, { phase: result.phase, outcome: result.outcome, durationMs: round(result.durationMs) }, result.error === undefined ? {} : { error: result.error })
+          // asyncStart and asyncEnd are published from the reaction to this promise.
+          close = openWindow(subscriberThrew)
           return result
-        }, context)
+        }, context))
+        close!()
       } else {
         outcome = await run()
       }
@@ -103,13 +145,15 @@ export function createReporter (fastify: FastifyInstance): Reporter {
     },
 
     summary (facts) {
-      const summary = summarize(facts)
-      const { durationMs: d, requests: r, hooks: h } = summary
+      const summary = summarize({ ...facts, crashed: facts.crashed || uncaughtErrors > 0 })
+      const { durationMs: d, requests: r, hooks: h, preDrainHooks: p, work: w } = summary
       const line = `graceful shutdown complete in ${Math.round(d.total)} ms (exit code ${summary.exitCode}): ` +
-        `${r.drained} drained, ${r.refused} refused, ${r.cut} cut; hooks ${h.ok} ok, ${h.failed} failed, ${h.timedOut} timed out`
+        `${r.drained} drained, ${r.refused} refused, ${r.cut} cut; hooks ${h.ok} ok, ${h.failed} failed, ${h.timedOut} timed out` +
+        (p.ok + p.failed + p.timedOut > 0 ? `; pre-drain hooks ${p.ok} ok, ${p.failed} failed, ${p.timedOut} timed out` : '') +
+        (w.finished + w.failed + w.cut > 0 ? `; work ${w.finished} finished, ${w.failed} failed, ${w.cut} cut` : '')
       if (summary.exitCode === 0) log.info({ graceful: { event: 'end', ...summary } }, line)
       else log.warn({ graceful: { event: 'end', ...summary } }, line)
-      if (endChannel.hasSubscribers) endChannel.publish({ fastify, summary })
+      if (endChannel.hasSubscribers) isolated(subscriberThrew, () => endChannel.publish({ fastify, summary }))
       return summary
     },
 
@@ -117,13 +161,27 @@ export function createReporter (fastify: FastifyInstance): Reporter {
       log.error({ graceful: { event: 'interrupted', cause: what } }, `${what} during the graceful shutdown: exiting at once with code 1`)
     },
 
+    uncaught (error) {
+      uncaughtErrors++
+      if (uncaughtErrors <= LOGGED_ERRORS) {
+        log.error({ graceful: { event: 'uncaught' }, err: error }, 'uncaught error during the graceful shutdown: the shutdown goes on within its deadline, exit code 1')
+      } else if (uncaughtErrors === LOGGED_ERRORS + 1) {
+        log.error({ graceful: { event: 'uncaught' } }, `more than ${LOGGED_ERRORS} uncaught errors during the graceful shutdown: the next ones are not logged`)
+      }
+    },
+
     warning (message) {
       log.warn({ graceful: { event: 'warning' } }, message)
       process.emitWarning(message, { code: 'FST_GRACEFUL_SIGNAL_LISTENER' })
     },
 
+    outsideGate (message) {
+      log.warn({ graceful: { event: 'warning' } }, message)
+      process.emitWarning(message, { code: 'FST_GRACEFUL_ENCAPSULATED' })
+    },
+
     flush (ms) {
-      const flushable = log as { flush?: (done: (error?: Error) => void) => void }
+      const flushable = fastify.log as { flush?: (done: (error?: Error) => void) => void }
       if (typeof flushable.flush !== 'function') return Promise.resolve()
       return new Promise(resolve => {
         const timer = setTimeout(resolve, ms)

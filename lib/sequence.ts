@@ -4,11 +4,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Connections } from './connections.ts'
 import { drain, type DrainResult } from './drain.ts'
 import { askToClose, type Gate } from './gate.ts'
-import type { Hooks, ShutdownCause } from './hooks.ts'
+import type { HookOutcome, Hooks, ShutdownCause } from './hooks.ts'
 import type { Inflight } from './inflight.ts'
 import type { ResolvedOptions } from './options.ts'
 import type { Reporter, ShutdownSummary } from './report.ts'
 import { closeWebSockets } from './websockets.ts'
+import type { Work, WorkResult } from './work.ts'
 
 /** Kept free at the end of the budget for the summary line, the log flush and the exit itself. */
 export function exitMargin (timeout: number): number {
@@ -19,6 +20,8 @@ export interface Sequence {
   readonly isShuttingDown: boolean
   /** The signal path: delay window, drain, then fastify.close() (which runs the hooks), then the exit code. */
   shutdown (cause: ShutdownCause, error?: unknown): Promise<number>
+  /** A signal or crash before onReady: fastify.close() would wait for the plugins still loading, so the hooks registered so far run now. */
+  duringStartup (cause: ShutdownCause, error?: unknown): Promise<number>
   /** app.drain(): the drain phase on its own; the instance stays open. */
   drain (): Promise<DrainResult>
   /** Fastify's preClose: drain before the server stops listening. */
@@ -35,13 +38,14 @@ export interface Parts {
   hooks: Hooks
   connections: Connections
   reporter: Reporter
+  work: Work
 }
 
 /**
  * The one place that says what runs next: begin → delay window → drain → close → hooks → summary.
  * Each step runs once, whichever way in (signal, app.drain(), app.close()); only a signal waits out the delay.
  */
-export function createSequence (fastify: FastifyInstance, options: ResolvedOptions, { gate, inflight, hooks, connections, reporter }: Parts): Sequence {
+export function createSequence (fastify: FastifyInstance, options: ResolvedOptions, { gate, inflight, hooks, connections, reporter, work }: Parts): Sequence {
   let cause: ShutdownCause | null = null
   let crashed = false
   let closeFailed = false
@@ -52,6 +56,10 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
   let drained: Promise<DrainResult> | null = null
   let closeStartedAt = 0
   let delayMs = 0
+  let early: Promise<HookOutcome[]> | null = null
+  let preDrainMs = 0
+  let worked: WorkResult = { finished: 0, failed: 0, cut: 0 }
+  let workMs = 0
   const skipDelay = new AbortController()
   let forceClose: NodeJS.Timeout | undefined
   let finish!: (summary: ShutdownSummary) => void
@@ -65,6 +73,14 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     deadline = startedAt + options.timeout - exitMargin(options.timeout)
     hooks.freeze(why)
     reporter.start(why, inflight.exchanges().length, error, options)
+  }
+
+  /** app.drain() set a clock for the drain alone: what follows it (close, or a signal's way to the exit) gets the whole timeout again, once. */
+  let clockRestarted = false
+  function restartClock (): void {
+    if (cause !== 'drain' || clockRestarted) return
+    clockRestarted = true
+    deadline = performance.now() + options.timeout - exitMargin(options.timeout)
   }
 
   /** Keep serving, readiness failing and every response asking for Connection: close, until the delay is over. */
@@ -83,16 +99,38 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     closeWebSockets(fastify)
   }
 
-  function drainOnce (): Promise<DrainResult> {
-    skipDelay.abort()
-    if (drained === null) {
-      drainBy = deadline - hooks.reserve(deadline - performance.now())
-      reporter.phase('drain', 'start')
-      drained = drain({ gate, inflight, retryAfter: options.retryAfter, farewell }, drainBy).then(result => {
-        reporter.phase('drain', 'end')
-        return result
+  /** The pre-drain hooks, at the start of any shutdown; bounded by the drain deadline so they cannot push the overall one. */
+  function preDrainOnce (): Promise<HookOutcome[]> {
+    if (early === null) {
+      if (!hooks.has('preDrain')) return Promise.resolve([])
+      const startedAt = performance.now()
+      reporter.phase('preDrain', 'start')
+      early = hooks.run(cause as ShutdownCause, deadline - hooks.reserve(deadline - startedAt), reporter.hook, 'preDrain').then(outcomes => {
+        reporter.phase('preDrain', 'end')
+        preDrainMs = performance.now() - startedAt
+        return outcomes
       })
     }
+    return early
+  }
+
+  function drainOnce (): Promise<DrainResult> {
+    skipDelay.abort()
+    const start = (): Promise<DrainResult> => {
+      drainBy = deadline - hooks.reserve(deadline - performance.now())
+      reporter.phase('drain', 'start')
+      work.count()
+      return drain({ gate, inflight, retryAfter: options.retryAfter, farewell }, drainBy)
+    }
+    // Without pre-drain hooks, admission closes at once, as it always did.
+    drained ??= (hooks.has('preDrain') ? preDrainOnce().then(start) : start()).then(async result => {
+      reporter.phase('drain', 'end')
+      // Work that outlived its response (waitUntil) is waited for next, within the same drain deadline.
+      const workStartedAt = performance.now()
+      worked = await work.settle(drainBy, event => reporter.phase('work', event))
+      workMs = performance.now() - workStartedAt
+      return result
+    })
     return drained
   }
 
@@ -107,7 +145,8 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
 
     async shutdown (why, error) {
       begin(why, error)
-      await delayWindow()
+      restartClock()
+      await Promise.all([delayWindow(), preDrainOnce()])
       await drainOnce()
       if (!closeCalled) {
         try {
@@ -121,6 +160,12 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
       return closeFailed ? 1 : summary.exitCode
     },
 
+    async duringStartup (why, error) {
+      begin(why, error)
+      await this.onClose()
+      return (await finished).exitCode
+    },
+
     drain () {
       begin('drain')
       return drainOnce()
@@ -129,6 +174,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     async preClose () {
       closeCalled = true
       begin('close')
+      restartClock()
       await drainOnce()
       closeStartedAt = performance.now()
       reporter.phase('close', 'start')
@@ -153,11 +199,14 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
         closeFailed,
         drain: result,
         refusedLater: gate.refused,
-        hooks: outcomes,
+        hooks: [...await preDrainOnce(), ...outcomes],
+        work: worked,
         durationMs: {
           total: endedAt - startedAt,
           delay: delayMs,
+          preDrain: preDrainMs,
           drain: result.durationMs,
+          work: workMs,
           close: hooksStartedAt - closeStartedAt,
           hooks: endedAt - hooksStartedAt
         }

@@ -1,4 +1,5 @@
 import closeWithGrace from 'close-with-grace'
+import { fromSubscriber } from './channels.ts'
 import type { ShutdownCause } from './hooks.ts'
 import type { ShutdownSignal } from './options.ts'
 
@@ -11,8 +12,10 @@ export interface Participant {
   shutdown (cause: ShutdownCause, error?: unknown): Promise<number>
   /** Writes out the last log lines before the exit (bounded). */
   flush (): Promise<void>
-  /** Told when a second signal or error ends the process at once. */
+  /** Told when a second signal ends the process at once. */
   interrupted (what: string): void
+  /** Told of an uncaught error once the shutdown is under way. */
+  uncaught (error: unknown): void
 }
 
 /**
@@ -28,6 +31,28 @@ let involved: Participant[] = []
 function interrupt (what: string): void {
   for (const participant of involved) participant.interrupted(what)
 }
+
+/** The uncaught error that started the shutdown, handed from the error listener to close-with-grace's callback. */
+let crash: { error: unknown } | null = null
+/** Uncaught errors once the shutdown is under way: each is logged and makes the exit code 1; the deadline still holds. */
+let errorsDuring = 0
+
+/**
+ * Our own error listener, not close-with-grace's: its listeners exit at once on the error after the first, so an
+ * error thrown by a handler mid-drain or a timer inside a hook would skip the drain and the hooks.
+ */
+function onError (error: unknown): void {
+  // A channel subscriber's error: lib/channels.ts logs it, and it changes nothing.
+  if (fromSubscriber()) return
+  if (running) {
+    errorsDuring++
+    for (const participant of involved) participant.uncaught(error)
+    return
+  }
+  crash = { error }
+  listeners?.close()
+}
+const ERROR_EVENTS = ['uncaughtException', 'unhandledRejection'] as const
 
 const CLOSE_WITH_GRACE_SIGNALS = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGSEGV', 'SIGUSR2', 'SIGTERM'] as const
 
@@ -61,25 +86,26 @@ function install (): void {
   listeners?.uninstall()
   own.clear()
   process.removeListener('message', onMessage)
+  for (const event of ERROR_EVENTS) process.removeListener(event, onError)
   listeners = null
   if (participants.size === 0) return
   if (underPm2()) process.on('message', onMessage)
+  for (const event of ERROR_EVENTS) process.on(event, onError)
   const wanted = new Set<string>([...participants].flatMap(participant => participant.signals))
-  const skip = [...CLOSE_WITH_GRACE_SIGNALS.filter(signal => !wanted.has(signal)), 'beforeExit' as const]
+  const skip = [...CLOSE_WITH_GRACE_SIGNALS.filter(signal => !wanted.has(signal)), 'beforeExit' as const, ...ERROR_EVENTS]
   const before = new Set(CLOSE_WITH_GRACE_SIGNALS.flatMap(signal => process.listeners(signal)))
   listeners = closeWithGrace({
     delay: false,
     logger: false,
     skip,
-    onSecondSignal: signal => interrupt(`second ${signal}`),
-    onSecondError: () => interrupt('second uncaught error')
-  }, ({ signal, err, manual }) => run(signal ?? (manual === true ? 'message' : 'error'), err))
+    onSecondSignal: signal => interrupt(`second ${signal}`)
+  }, ({ signal }) => crash === null ? run(signal ?? 'message') : run('error', crash.error))
   for (const signal of wanted) {
     for (const listener of process.listeners(signal as NodeJS.Signals)) if (!before.has(listener)) own.add(listener)
   }
 }
 
-async function run (cause: ShutdownCause, error: unknown): Promise<void> {
+async function run (cause: ShutdownCause, error?: unknown): Promise<void> {
   running = true
   const all = involved = [...participants]
   const limit = Math.max(...all.map(participant => participant.timeout))
@@ -91,7 +117,7 @@ async function run (cause: ShutdownCause, error: unknown): Promise<void> {
   clearTimeout(hardStop)
   // close-with-grace exits 0 when this resolves and 1 when it rejects; with exit: false it must do neither.
   if (!exit) return new Promise(() => {})
-  if (Math.max(...codes) > 0) throw new Error('graceful shutdown ended with exit code 1')
+  if (Math.max(...codes) > 0 || errorsDuring > 0 || crash !== null) throw new Error('graceful shutdown ended with exit code 1')
 }
 
 /** Joins the process-wide shutdown; returns the way out (idempotent). */

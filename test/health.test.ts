@@ -42,8 +42,8 @@ t.test('during the drain readiness says 503, liveness still 200; both pass the g
   await drained
 })
 
-t.test('custom paths and a check: readiness fails while the check throws, rejects or hangs, without revealing why', async t => {
-  let state: 'ok' | 'throw' | 'reject' | 'hang' = 'ok'
+t.test('custom paths and a check: readiness fails while the check throws, rejects, answers false or hangs, without revealing why', async t => {
+  let state: 'ok' | 'throw' | 'reject' | 'false' | 'resolve false' | 'hang' = 'ok'
   const { app } = await build({
     health: {
       readiness: '/ready',
@@ -51,14 +51,16 @@ t.test('custom paths and a check: readiness fails while the check throws, reject
       check: () => {
         if (state === 'throw') throw new Error('secret db password in message')
         if (state === 'reject') return Promise.reject(new Error('secret'))
+        if (state === 'false') return false
+        if (state === 'resolve false') return Promise.resolve(false)
         if (state === 'hang') return new Promise(() => {})
-        return 'fine'
+        return undefined // a check that returns nothing passes
       }
     }
   })
   t.teardown(() => app.close())
   t.equal((await app.inject('/ready')).statusCode, 200)
-  for (const failing of ['throw', 'reject', 'hang'] as const) {
+  for (const failing of ['throw', 'reject', 'false', 'resolve false', 'hang'] as const) {
     state = failing
     const started = Date.now()
     const res = await app.inject('/ready')

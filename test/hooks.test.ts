@@ -84,7 +84,7 @@ t.test('bad hooks are refused with a clear error', async t => {
   t.throws(() => app.addShutdownHook('db', () => {}, { timeout: -1 }), { code: 'FST_GRACEFUL_INVALID_OPTION', message: /"db: timeout" must be a number of milliseconds.*got -1/ })
   t.throws(() => app.addShutdownHook('db', () => {}, 5 as never), { message: /"db" must be given an options object, got 5/ })
   t.throws(() => app.addShutdownHook('db', () => {}, [] as never), { message: /"db" must be given an options object, got \[\]/ })
-  t.throws(() => app.addShutdownHook('db', () => {}, { timout: 5 } as never), { message: /"db" must be given only the option "timeout", got \{ timout: 5 \}/ })
+  t.throws(() => app.addShutdownHook('db', () => {}, { timout: 5 } as never), { message: /"db" must be given only the options "timeout" and "phase", got \{ timout: 5 \}/ })
 })
 
 t.test('adding a hook once the shutdown began is an error, not a hook that never runs', async t => {

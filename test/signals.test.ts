@@ -150,14 +150,6 @@ t.test('signals: false installs no process listener; signals: [] handles crashes
   t.match(summaryOf(crashOnly), { cause: 'error' })
 })
 
-t.test('a second uncaught error during the shutdown exits at once with 1', async t => {
-  const child = await start('app.ts', { hooks: [{ name: 'slow', behaviour: 'ok', ms: 5000 }], options: { timeout: 800 } }, t)
-  await request(child.ports[0]!, '/crash-twice', { timeout: 3000 })
-  const { code } = await child.exited()
-  t.equal(code, 1)
-  t.ok(child.lines.some(line => line.graceful?.event === 'interrupted' && line.graceful.cause === 'second uncaught error'))
-})
-
 t.test('when another plugin\'s onClose hook fails, the shutdown still completes and exits 1', async t => {
   const child = await start('app.ts', { failingOnClose: true, hooks: [{ name: 'db', behaviour: 'ok' }] }, t)
   child.process.kill('SIGTERM')

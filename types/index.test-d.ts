@@ -1,6 +1,6 @@
 import fastify from 'fastify'
 import { expectAssignable, expectError, expectType } from 'tsd'
-import graceful, { fastifyGraceful, type DrainResult, type FastifyGracefulOptions, type ShutdownHookContext } from 'fastify-graceful'
+import graceful, { fastifyGraceful, type DrainResult, type FastifyGracefulOptions, type ShutdownHookContext, type ShutdownHookPhase, type ShutdownSummary, type WorkResult } from 'fastify-graceful'
 
 const app = fastify()
 
@@ -38,6 +38,21 @@ expectError(app.addShutdownHook('db'))
 expectError(app.addShutdownHook('db', async () => {}, { timeout: '5s' }))
 expectError(app.addShutdownHook('db', async () => {}, { limit: 5 }))
 expectError(app.addShutdownHook(42, async () => {}))
+app.addShutdownHook('deregister from Consul', async () => {}, { phase: 'preDrain' })
+app.addShutdownHook('db', async () => {}, { phase: 'postDrain', timeout: 5000 })
+expectError(app.addShutdownHook('db', async () => {}, { phase: 'early' }))
+expectAssignable<ShutdownHookPhase>('preDrain')
+
+expectType<void>(app.waitUntil(Promise.resolve()))
+expectError(app.waitUntil('later'))
+app.get('/signup', async request => {
+  expectType<void>(request.waitUntil(fetch('http://mailer.local')))
+  expectError(request.waitUntil())
+  return 'ok'
+})
+expectType<WorkResult>({} as ShutdownSummary['work'])
+expectType<number>(({} as ShutdownSummary).work.cut)
+expectType<number>(({} as ShutdownSummary).preDrainHooks.timedOut)
 
 app.register(async child => {
   child.addShutdownHook('from a child plugin', async () => {})
