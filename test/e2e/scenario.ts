@@ -1,6 +1,7 @@
 // Runs test/e2e/run.mjs in a child process and hands back its JSON results.
 import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import type { Test } from 'tap'
 
 export interface ScenarioResult {
   name: 'plugin' | 'plain'
@@ -26,17 +27,14 @@ const root = fileURLToPath(new URL('../../', import.meta.url))
 // unit tests' report, so coverage is switched off for the whole tree, explicitly.
 const noCoverage = { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0' }
 
-export function haproxyOnPath (): boolean {
-  const res = spawnSync('haproxy', ['-v'], { encoding: 'utf8' })
-  return res.error === undefined && res.status === 0
-}
-
 export function distBuilt (): boolean {
   const res = spawnSync(process.execPath, ['-e', "import('fastify-graceful').then(m => process.exit(typeof m.default === 'function' ? 0 : 1))"], { cwd: root, env: noCoverage })
   return res.status === 0
 }
 
-export function runScenario (which: 'haproxy' | 'pm2', limitMs: number): Promise<{ results: ScenarioResult[], table: string }> {
+export type Scenario = 'haproxy' | 'nginx' | 'k8s' | 'pm2'
+
+export function runScenario (which: Scenario, limitMs: number): Promise<{ results: ScenarioResult[], table: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['test/e2e/run.mjs', which, '--json'], { cwd: root, env: noCoverage, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
@@ -58,4 +56,29 @@ export function runScenario (which: 'haproxy' | 'pm2', limitMs: number): Promise
       resolve({ results, table })
     })
   })
+}
+
+/**
+ * Rolling restart through a balancer under keep-alive GET/POST load, 10 restarts: the plugin as the
+ * README's quick start plus `health: true` has 0 client-visible failures; plain Fastify's count is printed.
+ */
+export async function rollingRestart (t: Test, which: 'haproxy' | 'nginx' | 'k8s', title: string): Promise<void> {
+  if (!distBuilt()) {
+    t.fail('dist/ is missing or stale: run `npm run build` first (the e2e apps import fastify-graceful from dist/)')
+    return
+  }
+  const { results, table } = await runScenario(which, 280_000)
+  t.comment(`${title}\n${table}`)
+  const plugin = results.find(r => r.name === 'plugin')
+  const plain = results.find(r => r.name === 'plain')
+  if (plugin === undefined || plain === undefined) throw new Error('both scenarios must report')
+
+  for (const f of plugin.failures.slice(0, 20)) t.comment(`plugin failure: ${JSON.stringify(f)}`)
+  t.comment(`plain Fastify: ${plain.failed} client-visible failures out of ${plain.requests} requests (${JSON.stringify(plain.byKind)})`)
+  t.equal(plugin.failed, 0, `no client-visible failure with the plugin (${plugin.requests} requests, ${plugin.restarts} restarts)`)
+  t.equal(plugin.forcedKills, 0, 'every instance exited by itself before the grace period')
+  t.same(plugin.exitCodes, Array(plugin.restarts).fill(0), 'every instance exited with code 0 (no deadline hit, no hook failed)')
+  t.ok(plugin.restarts >= 10, 'at least 10 restarts')
+  t.ok(plugin.get > 500 && plugin.post > 500, 'GET and POST load ran throughout')
+  t.ok(plain.requests > 500 && plain.restarts >= 10, `plain Fastify baseline ran: ${plain.failed} failures out of ${plain.requests}`)
 }

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { start, until } from './procs.mjs'
 
-export const CHECK = { inter: 200, fall: 2, rise: 1, timeout: 1000 }
+export const CHECK = { inter: 250, fall: 1, rise: 1, timeout: 1000 }
 
 /** `haproxy -v` first line, or null when haproxy is not on PATH. */
 export function haproxyVersion () {
@@ -15,14 +15,11 @@ export function haproxyVersion () {
 }
 
 /**
- * The configuration, with the reason for each choice (see examples/README.md):
- * - active check on the readiness route every 200 ms, DOWN after 2 failures, UP after 1 success:
- *   a draining instance is out of rotation within fall*inter (+ one interval of phase) ~ 600 ms,
- *   so the plugin's `delay` must be longer than that.
- * - `retries 3` + `option redispatch 1`: a refused connect (instance gone, port closed) is retried
- *   on the other server; nothing was sent, so this is safe for POST too.
- * - `retry-on conn-failure empty-response response-timeout`, but L7 retries are disabled for
- *   non-idempotent methods: POST is retried only when the connection itself failed.
+ * HTTP mode, a common production setup, with the reason for each choice:
+ * - active check on the readiness route every 250 ms, DOWN after 1 failure, UP after 1 success.
+ * - `retries 2` + `option redispatch`: a refused connect (instance gone, port closed) is retried on
+ *   the other server. `retry-on` keeps its default (conn-failure): nothing was sent, so this is safe
+ *   for POST too, and a 503 or a reset after the request was sent is never retried.
  * - `http-reuse safe` (the default, spelled out): server connections are kept alive and shared;
  *   we do not hide keep-alive races behind `option http-server-close`.
  * - `option dontlog-normal`: only abnormal sessions (errors, retries, redispatches) are logged
@@ -44,9 +41,8 @@ defaults
   timeout server 5s
   timeout http-keep-alive 30s
   timeout check ${CHECK.timeout}ms
-  retries 3
-  option redispatch 1
-  retry-on conn-failure empty-response response-timeout
+  retries 2
+  option redispatch
   http-reuse safe
 
 frontend fe
@@ -56,8 +52,6 @@ frontend fe
 
 backend app
   balance roundrobin
-  acl idempotent method GET HEAD PUT DELETE OPTIONS
-  http-request disable-l7-retry unless idempotent
   http-response set-header x-served-by %[srv_name]
   option httpchk
   http-check send meth GET uri /health/ready ver HTTP/1.1 hdr Host localhost
@@ -67,10 +61,42 @@ ${servers.map(({ name, port }) => `  server ${name} 127.0.0.1:${port}`).join('\n
 `
 }
 
-export async function startHaproxy ({ dir, port, servers }) {
+/**
+ * Kubernetes-like L4 balancing (a Service through kube-proxy): TCP mode, round robin over new
+ * connections, no health checks and no retries. The test takes a server out with the runtime API
+ * (`set server app/a state maint`) some time after its SIGTERM, as endpoint removal would, and back
+ * in (`state ready`) once the new instance answers its readiness route.
+ */
+export function haproxyTcpConfig ({ port, servers, socket }) {
+  return `global
+  log stdout format raw local0 info
+  stats socket ${socket} mode 600 level admin
+  maxconn 2000
+
+defaults
+  mode tcp
+  log global
+  option tcplog
+  option dontlog-normal
+  timeout connect 1s
+  timeout client 30s
+  timeout server 30s
+  retries 0
+
+frontend fe
+  bind 127.0.0.1:${port}
+  default_backend app
+
+backend app
+  balance roundrobin
+${servers.map(({ name, port }) => `  server ${name} 127.0.0.1:${port}`).join('\n')}
+`
+}
+
+export async function startHaproxy ({ dir, port, servers, tcp = false }) {
   const socket = join(dir, 'haproxy.sock')
   const cfg = join(dir, 'haproxy.cfg')
-  writeFileSync(cfg, haproxyConfig({ port, servers, socket }))
+  writeFileSync(cfg, (tcp ? haproxyTcpConfig : haproxyConfig)({ port, servers, socket }))
   const log = []
   const proc = start('haproxy', ['-db', '-f', cfg])
   proc.child.stdout.on('data', (chunk) => log.push(...chunk.toString().split('\n').filter(Boolean)))
@@ -79,7 +105,21 @@ export async function startHaproxy ({ dir, port, servers }) {
   await until(async () => (await stats().catch(() => null)) !== null || proc.child.exitCode !== null,
     { ms: 10_000, what: 'the HAProxy stats socket' })
   if (proc.child.exitCode !== null) throw new Error(`haproxy exited at start:\n${log.join('\n')}`)
-  return { proc, log, stats, socket, port }
+  const admin = (command) => adminCommand(socket, command)
+  return { proc, log, stats, admin, socket, port }
+}
+
+/** One runtime API command over the admin socket; resolves to its output. */
+export function adminCommand (socket, command) {
+  return new Promise((resolve, reject) => {
+    const conn = connect(socket)
+    let data = ''
+    conn.setEncoding('utf8')
+    conn.on('connect', () => conn.end(`${command}\n`))
+    conn.on('data', (chunk) => { data += chunk })
+    conn.on('error', reject)
+    conn.on('close', () => resolve(data.trim()))
+  })
 }
 
 /** `show stat` over the admin socket: { [server name]: { status, check } } for backend `app` (check: L7OK, L7STS, L4CON...). */

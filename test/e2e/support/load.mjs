@@ -13,6 +13,8 @@ export function startLoad ({ origin, connections = 16, pauseMs = 20, timeoutMs =
     bodyTimeout: timeoutMs
   })
   const stats = { total: 0, ok: 0, get: 0, post: 0, failures: [] }
+  // When each server (the balancer's x-served-by: a name, or nginx's upstream address list) last answered 2xx.
+  const servedAt = new Map()
   const state = { running: true }
   let seq = 0
 
@@ -35,6 +37,8 @@ export function startLoad ({ origin, connections = 16, pauseMs = 20, timeoutMs =
       const body = await res.body.text()
       if (res.statusCode >= 200 && res.statusCode < 300) {
         stats.ok++
+        const by = res.headers['x-served-by']
+        if (typeof by === 'string') servedAt.set(by.split(', ').at(-1), Date.now())
       } else {
         record({ id, method, started, kind: `status ${res.statusCode}`, detail: body.slice(0, 160), headers: pick(res.headers) })
       }
@@ -62,6 +66,7 @@ export function startLoad ({ origin, connections = 16, pauseMs = 20, timeoutMs =
 
   return {
     stats,
+    servedSince: (server, since) => (servedAt.get(server) ?? 0) > since,
     async stop () {
       state.running = false
       await Promise.all(workers)

@@ -1,12 +1,15 @@
-// Rolling restart through HAProxy: two app instances, load through HAProxy, restart the instances
-// one after the other (SIGTERM the old, start a new one on the same port once the old has exited,
-// wait until HAProxy reports it UP), count what the client sees.
+// Rolling restart through a load balancer: two app instances, load through the balancer, restart the
+// instances one after the other (SIGTERM the old, start a new one on the same port once the old has
+// exited, wait until the balancer sends it traffic again), count what the client sees.
+// Balancers: HAProxy in HTTP mode with active checks, nginx (passive only), and a Kubernetes-like L4
+// case (HAProxy in TCP mode, no retries, the server put into maintenance `maintAfterMs` after SIGTERM).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { freePort, start, waitExit, killAll, until, isRunning } from './procs.mjs'
 import { CHECK, startHaproxy } from './haproxy.mjs'
+import { startNginx } from './nginx.mjs'
 import { startLoad } from './load.mjs'
 
 /**
@@ -18,16 +21,20 @@ import { startLoad } from './load.mjs'
  * @param {number} [opts.exitTimeoutMs] SIGKILL an old instance still alive after this long (the grace period)
  * @param {number} [opts.settleMs]  pause after an instance is UP before the next restart
  * @param {boolean} [opts.keep]     keep the temp dir (logs, haproxy.cfg)
+ * @param {'haproxy'|'nginx'|'k8s'} [opts.balancer]
+ * @param {number} [opts.maintAfterMs] k8s: the terminating server still gets new connections this long after SIGTERM
+ * @param {number} [opts.connections]  keep-alive clients
  */
 export async function runRollingRestart (opts) {
   const { name, app, env = {}, restarts = 10, exitTimeoutMs = 15_000, settleMs = 500, keep = false } = opts
+  const { balancer = 'haproxy', maintAfterMs = 1000, connections = 16 } = opts
   const dir = mkdtempSync(join(tmpdir(), `fg-e2e-${name}-`))
   const t0 = Date.now()
   const events = []
   const note = (what) => events.push({ at: Date.now() - t0, what })
   const instances = [{ name: 'a' }, { name: 'b' }]
   const procs = []
-  let haproxy, load
+  let haproxy, nginx, load
   const restartTimes = []
   let forcedKills = 0
   const exitCodes = []
@@ -58,22 +65,36 @@ export async function runRollingRestart (opts) {
       return false
     }
   }
-  // A new instance counts as back once it answers its readiness route and HAProxy then checked it.
+  // A new instance counts as back once it answers its readiness route and the balancer sends it
+  // traffic: HAProxy checked it UP; the L4 case puts it back in rotation (endpoint added when ready);
+  // nginx has no checks, it tries the server again once its fail_timeout is over: the restart goes on
+  // when the load got an answer from the new instance (with no load yet, when it answers).
   const back = async (inst) => {
+    const launched = Date.now()
     await until(async () => (await ready(inst)) || !isRunning(inst.proc), { ms: 15_000, what: `${inst.name} ready` })
     if (!isRunning(inst.proc)) throw new Error(`${inst.name} died at start, see ${dir}`)
-    const since = Date.now()
-    await until(async () => Date.now() - since > CHECK.inter && await upInHaproxy(inst), { ms: 15_000, what: `${inst.name} UP in HAProxy` })
+    if (balancer === 'haproxy') {
+      const since = Date.now()
+      await until(async () => Date.now() - since > CHECK.inter && await upInHaproxy(inst), { ms: 15_000, what: `${inst.name} UP in HAProxy` })
+    } else if (balancer === 'k8s') {
+      await haproxy.admin(`set server app/${inst.name} state ready`)
+    } else if (load) {
+      await until(() => load.servedSince(`127.0.0.1:${inst.port}`, launched), { ms: 20_000, what: `${inst.name} served through nginx` })
+    }
   }
+  const front = () => haproxy ?? nginx
 
   try {
     for (const inst of instances) inst.port = await freePort()
     for (const inst of instances) launch(inst)
-    haproxy = await startHaproxy({ dir, port: await freePort(), servers: instances })
-    procs.push(haproxy.proc)
+    // nginx has no checks: it starts once both instances answer, or its first request marks them failed.
+    if (balancer === 'nginx') for (const inst of instances) await back(inst)
+    if (balancer === 'nginx') nginx = await startNginx({ dir, port: await freePort(), servers: instances })
+    else haproxy = await startHaproxy({ dir, port: await freePort(), servers: instances, tcp: balancer === 'k8s' })
+    procs.push(front().proc)
     for (const inst of instances) await back(inst)
     note('both UP, load starts')
-    load = startLoad({ origin: `http://127.0.0.1:${haproxy.port}`, t0 })
+    load = startLoad({ origin: `http://127.0.0.1:${front().port}`, connections, t0 })
     await sleep(1000)
 
     for (let i = 0; i < restarts; i++) {
@@ -82,7 +103,12 @@ export async function runRollingRestart (opts) {
       const began = Date.now()
       note(`SIGTERM ${inst.name} pid ${old.pid}`)
       old.child.kill('SIGTERM')
+      // Endpoint removal reaches the L4 balancer late: until then it keeps sending new connections here.
+      const maint = balancer === 'k8s'
+        ? sleep(maintAfterMs).then(() => haproxy.admin(`set server app/${inst.name} state maint`)).then(() => note(`${inst.name} in maintenance`))
+        : null
       let exit = await waitExit(old, exitTimeoutMs)
+      await maint
       if (!exit) {
         forcedKills++
         note(`${inst.name} pid ${old.pid} still alive after ${exitTimeoutMs} ms: SIGKILL`)
@@ -101,8 +127,9 @@ export async function runRollingRestart (opts) {
     const result = await load.stop()
     load = null
     note('load stopped')
-    const abnormal = haproxy.log.filter((line) => / fe (app|fe)\//.test(line))
-    writeFileSync(join(dir, 'haproxy.log'), haproxy.log.join('\n') + '\n')
+    const balancerLog = front().log
+    const abnormal = balancerLog.filter((line) => / fe (app|fe)\//.test(line))
+    writeFileSync(join(dir, `${balancer}.log`), balancerLog.join('\n') + '\n')
     writeFileSync(join(dir, 'events.json'), JSON.stringify({ events, failures: result.failures }, null, 1))
     return {
       name,
@@ -112,7 +139,7 @@ export async function runRollingRestart (opts) {
       exitCodes,
       restartMs: { min: Math.min(...restartTimes), max: Math.max(...restartTimes) },
       durationMs: Date.now() - t0,
-      haproxyLog: haproxy.log,
+      balancer,
       abnormal: abnormal.length,
       events,
       dir
