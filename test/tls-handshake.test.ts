@@ -8,7 +8,7 @@ import { makeCertificate } from './helpers/certs.ts'
 import { shutdownMs, start } from './helpers/child.ts'
 import type { Transport } from './helpers/clients.ts'
 
-const certificate = makeCertificate()
+const certificate = await makeCertificate()
 const env = { TEST_TLS_KEY: certificate.key, TEST_TLS_CERT: certificate.cert }
 const TIMEOUT = 5000
 const transports: Transport[] = ['https', 'h2', 'h2-allow-http1', 'h2c']

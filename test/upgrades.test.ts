@@ -16,7 +16,7 @@ import { start } from './helpers/child.ts'
 
 type Order = 'after' | 'before' | 'none'
 
-const certificate = makeCertificate()
+const certificate = await makeCertificate()
 
 interface Refusal { status?: number, retryAfter?: string, reused?: boolean, error?: string }
 
