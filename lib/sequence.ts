@@ -27,7 +27,7 @@ export interface Sequence {
   drain (): Promise<DrainResult>
   /** app.close(): the drain, from an onClose hook that runs before Fastify's own close step (avvio times preClose hooks, not onClose ones). */
   beforeClose (): Promise<void>
-  /** Fastify's preClose: drain before the server stops listening. */
+  /** Fastify's preClose: the close phase begins (the drain came first, from beforeClose; here only if close() came before onReady). */
   preClose (): Promise<void>
   /** Fastify's onClose: the shutdown hooks, then the summary. */
   onClose (): Promise<void>
