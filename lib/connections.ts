@@ -36,8 +36,8 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
   const servers: Server[] = []
   const sessions = new Set<Http2Session>()
   const http1Sockets = new Set<HttpSocket>()
-  // Every TCP connection, under whatever protocol: those that never sent a byte are closed with the idle ones.
-  const tcpSockets = new Set<Socket>()
+  // The socket under each HTTP/2 session: a client that never sent its preface holds its session even after GOAWAY.
+  const sessionSockets = new Set<Socket>()
   const handshaking = new Set<Socket>()
   const follow = <T extends { once (event: 'close', listener: () => void): unknown }>(set: Set<T>, item: T): void => {
     set.add(item)
@@ -46,7 +46,6 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
 
   function watch (server: Server): void {
     servers.push(server)
-    server.on('connection', (socket: Socket) => follow(tcpSockets, socket))
     const tls = server instanceof TlsServer
     if (tls) {
       server.on('connection', (socket: Socket) => follow(handshaking, socket))
@@ -54,9 +53,13 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
     }
     if (http2) {
       server.on('session', (session: Http2Session) => follow(sessions, session))
-      server.on('secureConnection', (socket: HttpSocket & { alpnProtocol?: string | false }) => {
-        if (socket.alpnProtocol !== 'h2') follow(http1Sockets, socket)
-      })
+      if (tls) {
+        server.on('secureConnection', (socket: HttpSocket & { alpnProtocol?: string | false }) => {
+          follow(socket.alpnProtocol === 'h2' ? sessionSockets : http1Sockets, socket)
+        })
+      } else {
+        server.on('connection', (socket: Socket) => follow(sessionSockets, socket))
+      }
     } else {
       // HTTPS serves each request on the TLS socket, not on the TCP connection under it.
       server.on(tls ? 'secureConnection' : 'connection', (socket: HttpSocket) => follow(http1Sockets, socket))
@@ -98,7 +101,7 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
       if (http2) for (const socket of http1Sockets) if (!socket._httpMessage) socket.end()
       // Node holds a connection that never sent a byte until its headersTimeout (HTTP/1) or for ever (HTTP/2 before its
       // preface, even after GOAWAY); one after a TLS handshake with no request; one still in its TLS handshake.
-      for (const socket of tcpSockets) if (socket.bytesRead === 0) socket.destroy()
+      for (const socket of sessionSockets) if (socket.bytesRead === 0) socket.destroy()
       for (const socket of http1Sockets) if (socket._httpMessage === undefined && socket.bytesRead === 0) socket.destroy()
       for (const socket of handshaking) socket.destroy()
     },
