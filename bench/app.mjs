@@ -10,7 +10,12 @@ export const VARIANTS = {
   'http-terminator': 'http-terminator on app.server',
   ours: 'fastify-graceful (this package)',
   'under-pressure': '@fastify/under-pressure onRequest hook (overhead reference only)',
-  'bare-hook': 'an onRequest hook that checks one boolean: the floor for any admission gate (overhead reference only)'
+  'bare-hook': 'an onRequest hook that checks one boolean: the floor for any admission gate (overhead reference only)',
+  graceful: 'fastify-graceful with signals: false (the lockstep measure)',
+  // Bench-only pieces of the plugin, one at a time on top of bare-hook (the lockstep bisect).
+  'bisect-sockets': 'bare-hook + every socket in a Set with a close listener (lib/connections.ts)',
+  'bisect-has': 'bisect-sockets + a Set lookup of the request\'s socket per request (lib/inflight.ts admit)',
+  'bisect-now': 'bare-hook + performance.now() per request (lib/inflight.ts admit)'
 }
 
 // The peers compared on shutdown behaviour (measures 2, 3 and the timeline).
@@ -78,6 +83,29 @@ async function wire (app, variant, deadline) {
       process.on('SIGTERM', () => { state.closed = true; app.close() })
       return
     }
+    case 'bisect-sockets':
+    case 'bisect-has':
+    case 'bisect-now': {
+      const state = { closed: false, last: 0 }
+      const sockets = new Set()
+      if (variant !== 'bisect-now') {
+        app.server.on('connection', (socket) => {
+          sockets.add(socket)
+          socket.once('close', () => sockets.delete(socket))
+        })
+      }
+      const perRequest = variant === 'bisect-has'
+        ? (request) => { if (!sockets.has(request.raw.socket)) state.last++ }
+        : variant === 'bisect-now'
+          ? () => { state.last = performance.now() }
+          : () => {}
+      app.addHook('onRequest', (request, reply, done) => {
+        if (state.closed) reply.code(503).send()
+        else { perRequest(request); done() }
+      })
+      process.on('SIGTERM', () => { state.closed = true; app.close() })
+      return
+    }
     case 'plain':
     case 'under-pressure': {
       if (variant === 'under-pressure') {
@@ -123,6 +151,11 @@ async function wire (app, variant, deadline) {
       const { default: graceful } = await import('../dist/index.js')
       // delay 0 explicitly: its default becomes 5 s under Kubernetes, which would skew every case.
       await app.register(graceful, { timeout: deadline, delay: 0 })
+      return
+    }
+    case 'graceful': {
+      const { default: graceful } = await import('../dist/index.js')
+      await app.register(graceful, { timeout: deadline, delay: 0, signals: false })
     }
   }
 }
