@@ -12,10 +12,16 @@ export const VARIANTS = {
   'under-pressure': '@fastify/under-pressure onRequest hook (overhead reference only)',
   'bare-hook': 'an onRequest hook that checks one boolean: the floor for any admission gate (overhead reference only)',
   graceful: 'fastify-graceful with signals: false (the lockstep measure)',
-  // Bench-only pieces of the plugin, one at a time on top of bare-hook (the lockstep bisect).
-  'bisect-sockets': 'bare-hook + every socket in a Set with a close listener (lib/connections.ts)',
-  'bisect-has': 'bisect-sockets + a Set lookup of the request\'s socket per request (lib/inflight.ts admit)',
-  'bisect-now': 'bare-hook + performance.now() per request (lib/inflight.ts admit)'
+  // Bench-only: pieces of the plugin on top of bare-hook, any of BISECT_PARTS joined by '+' (the lockstep bisect).
+  'bisect-<parts>': 'bare-hook + the named pieces of what the plugin does, e.g. bisect-sockets+has'
+}
+
+export const BISECT_PARTS = {
+  sockets: 'every socket in a Set, with a close listener (lib/connections.ts)',
+  has: 'a Set lookup of the request\'s socket per request (lib/inflight.ts admit)',
+  now: 'performance.now() per request (lib/inflight.ts admit)',
+  listener: 'a second \'request\' listener on the HTTP server (lib/outside.ts)',
+  hook2: 'a second onRequest hook that calls a function (lib/outside.ts markGated)'
 }
 
 // The peers compared on shutdown behaviour (measures 2, 3 and the timeline).
@@ -29,7 +35,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
  *   deadline: every peer's own time limit (ms); notify: tells the harness what happens inside
  */
 export async function buildApp (variant, { deadline, notify }) {
-  if (!(variant in VARIANTS)) throw new Error(`unknown variant ${variant}`)
+  if (!(variant in VARIANTS) && !isBisect(variant)) throw new Error(`unknown variant ${variant}`)
   const app = Fastify({ logger: false })
 
   // Observed for every variant alike: the moment app.close() starts its hooks.
@@ -68,40 +74,56 @@ export async function buildApp (variant, { deadline, notify }) {
   return app
 }
 
+function isBisect (variant) {
+  return variant.startsWith('bisect-') && variant.slice(7).split('+').every((part) => part in BISECT_PARTS)
+}
+
+// bare-hook plus the named pieces of the plugin's per-connection and per-request work.
+function wireBisect (app, parts) {
+  const state = { closed: false, last: 0, shuttingDown: false }
+  const sockets = new Set()
+  if (parts.includes('sockets')) {
+    app.server.on('connection', (socket) => {
+      sockets.add(socket)
+      socket.once('close', () => sockets.delete(socket))
+    })
+  }
+  if (parts.includes('listener')) {
+    app.server.on('request', (req, res) => {
+      if (!state.shuttingDown) return
+      res.once('finish', () => { state.last++ })
+    })
+  }
+  const isShuttingDown = () => state.shuttingDown
+  if (parts.includes('hook2')) {
+    app.addHook('onRequest', (request, reply, done) => {
+      if (isShuttingDown()) state.last++
+      done()
+    })
+  }
+  const has = parts.includes('has')
+  const stamp = parts.includes('now')
+  app.addHook('onRequest', (request, reply, done) => {
+    if (state.closed) return reply.code(503).send()
+    if (stamp) state.last = performance.now()
+    if (has && !sockets.has(request.raw.socket)) state.last++
+    done()
+  })
+  process.on('SIGTERM', () => { state.closed = true; app.close() })
+}
+
 function now () {
   return performance.timeOrigin + performance.now()
 }
 
 async function wire (app, variant, deadline) {
+  if (isBisect(variant)) return wireBisect(app, variant.slice(7).split('+'))
   switch (variant) {
     case 'bare-hook': {
       const state = { closed: false }
       app.addHook('onRequest', (request, reply, done) => {
         if (state.closed) reply.code(503).send()
         else done()
-      })
-      process.on('SIGTERM', () => { state.closed = true; app.close() })
-      return
-    }
-    case 'bisect-sockets':
-    case 'bisect-has':
-    case 'bisect-now': {
-      const state = { closed: false, last: 0 }
-      const sockets = new Set()
-      if (variant !== 'bisect-now') {
-        app.server.on('connection', (socket) => {
-          sockets.add(socket)
-          socket.once('close', () => sockets.delete(socket))
-        })
-      }
-      const perRequest = variant === 'bisect-has'
-        ? (request) => { if (!sockets.has(request.raw.socket)) state.last++ }
-        : variant === 'bisect-now'
-          ? () => { state.last = performance.now() }
-          : () => {}
-      app.addHook('onRequest', (request, reply, done) => {
-        if (state.closed) reply.code(503).send()
-        else { perRequest(request); done() }
       })
       process.on('SIGTERM', () => { state.closed = true; app.close() })
       return

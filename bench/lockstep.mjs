@@ -76,7 +76,10 @@ export async function runLockstep ({ rounds, requests, warmup, workers: workerCo
     const names = []
     for (let i = 0; queue.some((q) => i < q.length); i++) for (const q of queue) if (i < q.length) names.push(q[i])
     for (const name of names) {
-      const server = await startServer(name.split('#')[0], { core: 0 })
+      // `variant@flag,flag` starts that variant with those Node flags (e.g. plain@--hash-seed=1).
+      const [variant, flags] = name.split('#')[0].split('@')
+      const server = await startServer(variant, { core: 0, nodeFlags: flags ? flags.split(';') : [] })
+      server.variant = name.split('#')[0]
       server.name = name
       servers.push(server)
     }
@@ -91,7 +94,7 @@ export async function runLockstep ({ rounds, requests, warmup, workers: workerCo
       const seconds = (performance.now() - t0) / 1000
       const used = await Promise.all(servers.map((s) => s.ask('cpu-stop', 'cpu')))
       const cpu = used.map((u) => u.user + u.system)
-      const plain = summarize(cpu.filter((_, i) => servers[i].variant === 'plain')).median
+      const plain = summarize(cpu.filter((_, i) => servers[i].variant.split('@')[0] === 'plain')).median
       const ratios = cpu.map((c) => c / plain)
       perRound.push({ sent, seconds, cpuUsPerRequest: cpu.map((c) => c / sent), ratios })
       log(`  lockstep round ${round + 1}/${rounds}: ${sent} requests per server in ${seconds.toFixed(1)} s, plain ${(plain / sent).toFixed(1)} µs/request; ` +
