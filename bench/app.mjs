@@ -21,7 +21,8 @@ export const BISECT_PARTS = {
   has: 'a Set lookup of the request\'s socket per request (lib/inflight.ts admit)',
   now: 'performance.now() per request (lib/inflight.ts admit)',
   listener: 'a second \'request\' listener on the HTTP server (lib/outside.ts)',
-  hook2: 'a second onRequest hook that calls a function (lib/outside.ts markGated)'
+  hook2: 'a second onRequest hook that calls a function (lib/outside.ts markGated)',
+  decorate: 'the plugin\'s decorators: five on the instance, waitUntil on the request prototype (lib/index.ts)'
 }
 
 // The peers compared on shutdown behaviour (measures 2, 3 and the timeline).
@@ -34,7 +35,10 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
  * @param {{ deadline: number, notify: (event: object) => void }} opts
  *   deadline: every peer's own time limit (ms); notify: tells the harness what happens inside
  */
-export async function buildApp (variant, { deadline, notify }) {
+export async function buildApp (variant, { deadline, notify, dist = '../dist' }) {
+  // graceful=<dir>: the plugin built into another folder (an ablated copy of dist/, for the bisect).
+  const [base, elsewhere] = variant.split('=')
+  if (elsewhere) return buildApp(base, { deadline, notify, dist: elsewhere })
   if (!(variant in VARIANTS) && !isBisect(variant)) throw new Error(`unknown variant ${variant}`)
   const app = Fastify({ logger: false })
 
@@ -44,7 +48,7 @@ export async function buildApp (variant, { deadline, notify }) {
     done()
   })
 
-  await wire(app, variant, deadline)
+  await wire(app, variant, deadline, dist)
 
   app.get('/hello', async () => ({ hello: 'world' }))
 
@@ -101,6 +105,14 @@ function wireBisect (app, parts) {
       done()
     })
   }
+  if (parts.includes('decorate')) {
+    app.decorate('isShuttingDown', { getter: () => state.shuttingDown })
+    app.decorate('shutdownSignal', new AbortController().signal)
+    app.decorate('drain', () => {})
+    app.decorate('addShutdownHook', () => {})
+    app.decorate('waitUntil', () => {})
+    app.decorateRequest('waitUntil', function () { state.last++ })
+  }
   const has = parts.includes('has')
   const stamp = parts.includes('now')
   app.addHook('onRequest', (request, reply, done) => {
@@ -116,7 +128,7 @@ function now () {
   return performance.timeOrigin + performance.now()
 }
 
-async function wire (app, variant, deadline) {
+async function wire (app, variant, deadline, dist) {
   if (isBisect(variant)) return wireBisect(app, variant.slice(7).split('+'))
   switch (variant) {
     case 'bare-hook': {
@@ -176,7 +188,7 @@ async function wire (app, variant, deadline) {
       return
     }
     case 'graceful': {
-      const { default: graceful } = await import('../dist/index.js')
+      const { default: graceful } = await import(new URL(`${dist}/index.js`, import.meta.url))
       await app.register(graceful, { timeout: deadline, delay: 0, signals: false })
     }
   }
