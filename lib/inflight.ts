@@ -25,17 +25,11 @@ export interface Inflight {
   exchanges (): Exchange[]
   /** The requests followed so far that have not closed yet (no new search of the connections). */
   pending (): Exchange[]
-  /** When the last request passed the gate while admission was open (performance.now clock, up to ADMITTED_TICK_MS late, never early); 0 before the first. */
+  /** When the last request passed the gate while admission was open (performance.now clock); 0 before the first. */
   readonly lastAdmittedAt: number
   /** Resolves once no request is in flight. */
   whenIdle (): Promise<void>
 }
-
-/**
- * How late lastAdmittedAt may be. The hot path reads no clock (a third performance.now() per request, next to
- * Fastify's two, cost 4-6 % CPU per request in the lockstep bench): a timer stamps the time while requests keep coming.
- */
-export const ADMITTED_TICK_MS = 20
 
 /** The response an HTTP/1 socket is busy with; Node keeps it there from the first byte of the request to the last of the response. */
 type BusySocket = Socket & { _httpMessage?: ServerResponse | null }
@@ -43,20 +37,7 @@ type BusySocket = Socket & { _httpMessage?: ServerResponse | null }
 export function createInflight (http1Sockets: ReadonlySet<Socket>): Inflight {
   const open = new Map<ServerResponse, Exchange>()
   let waiters: Array<() => void> = []
-  // Whether a request passed since the last tick; a tick stamps the time (never before that request) and stops once idle.
-  let admittedSinceTick = false
   let lastAdmitted = 0
-  let ticker: NodeJS.Timeout | null = null
-
-  function tick (): void {
-    if (admittedSinceTick) {
-      admittedSinceTick = false
-      lastAdmitted = performance.now()
-    } else {
-      clearInterval(ticker as NodeJS.Timeout)
-      ticker = null
-    }
-  }
 
   function settle (this: ServerResponse): void {
     open.delete(this)
@@ -80,10 +61,7 @@ export function createInflight (http1Sockets: ReadonlySet<Socket>): Inflight {
 
   return {
     admit (reply) {
-      if (!admittedSinceTick) {
-        admittedSinceTick = true
-        if (ticker === null) ticker = setInterval(tick, ADMITTED_TICK_MS).unref()
-      }
+      lastAdmitted = performance.now()
       if (!http1Sockets.has(reply.request.raw.socket as Socket)) track(reply)
     },
     track,
@@ -100,7 +78,7 @@ export function createInflight (http1Sockets: ReadonlySet<Socket>): Inflight {
       return [...open.values()]
     },
     get lastAdmittedAt () {
-      return admittedSinceTick ? performance.now() : lastAdmitted
+      return lastAdmitted
     },
     whenIdle () {
       if (open.size === 0) return Promise.resolve()
