@@ -6,6 +6,7 @@ import { drain, type DrainResult } from './drain.ts'
 import { askToClose, type Gate } from './gate.ts'
 import type { HookOutcome, Hooks, ShutdownCause } from './hooks.ts'
 import type { Inflight } from './inflight.ts'
+import type { OutsideRoutes } from './outside.ts'
 import type { ResolvedOptions } from './options.ts'
 import type { Reporter, ShutdownSummary } from './report.ts'
 import { closeWebSockets } from './websockets.ts'
@@ -39,13 +40,14 @@ export interface Parts {
   connections: Connections
   reporter: Reporter
   work: Work
+  outside: Pick<OutsideRoutes, 'watch'>
 }
 
 /**
  * The one place that says what runs next: begin → delay window → drain → close → hooks → summary.
  * Each step runs once, whichever way in (signal, app.drain(), app.close()); only a signal waits out the delay.
  */
-export function createSequence (fastify: FastifyInstance, options: ResolvedOptions, { gate, inflight, hooks, connections, reporter, work }: Parts): Sequence {
+export function createSequence (fastify: FastifyInstance, options: ResolvedOptions, { gate, inflight, hooks, connections, reporter, work, outside }: Parts): Sequence {
   let cause: ShutdownCause | null = null
   let crashed = false
   let closeFailed = false
@@ -72,6 +74,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     startedAt = performance.now()
     deadline = startedAt + options.timeout - exitMargin(options.timeout)
     hooks.freeze(why)
+    outside.watch()
     reporter.start(why, inflight.exchanges().length, error, options)
   }
 

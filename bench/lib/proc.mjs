@@ -29,6 +29,8 @@ export function now () {
  */
 export async function startServer (variant, { deadline = 10000, core = 0, exposeGc = false, nodeFlags = [] } = {}) {
   const child = fork(SERVER, [variant], {
+    // BENCH_EXEC_PATH: a wrapper that starts node (e.g. under `setarch -R`, no address-space randomisation).
+    execPath: process.env.BENCH_EXEC_PATH || process.execPath,
     execArgv: [...(exposeGc ? ['--expose-gc'] : []), ...nodeFlags],
     env: { ...cleanEnv(), BENCH_DEADLINE_MS: String(deadline) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc']
