@@ -10,7 +10,19 @@ export const VARIANTS = {
   'http-terminator': 'http-terminator on app.server',
   ours: 'fastify-graceful (this package)',
   'under-pressure': '@fastify/under-pressure onRequest hook (overhead reference only)',
-  'bare-hook': 'an onRequest hook that checks one boolean: the floor for any admission gate (overhead reference only)'
+  'bare-hook': 'an onRequest hook that checks one boolean: the floor for any admission gate (overhead reference only)',
+  graceful: 'fastify-graceful with signals: false (the lockstep measure)',
+  // Bench-only: pieces of the plugin on top of bare-hook, any of BISECT_PARTS joined by '+' (the lockstep bisect).
+  'bisect-<parts>': 'bare-hook + the named pieces of what the plugin does, e.g. bisect-sockets+has'
+}
+
+export const BISECT_PARTS = {
+  sockets: 'every socket in a Set, with a close listener (lib/connections.ts)',
+  has: 'a Set lookup of the request\'s socket per request (lib/inflight.ts admit)',
+  now: 'performance.now() per request (lib/inflight.ts admit)',
+  listener: 'a second \'request\' listener on the HTTP server (lib/outside.ts)',
+  hook2: 'a second onRequest hook that calls a function (lib/outside.ts markGated)',
+  decorate: 'the plugin\'s decorators: five on the instance, waitUntil on the request prototype (lib/index.ts)'
 }
 
 // The peers compared on shutdown behaviour (measures 2, 3 and the timeline).
@@ -23,8 +35,11 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
  * @param {{ deadline: number, notify: (event: object) => void }} opts
  *   deadline: every peer's own time limit (ms); notify: tells the harness what happens inside
  */
-export async function buildApp (variant, { deadline, notify }) {
-  if (!(variant in VARIANTS)) throw new Error(`unknown variant ${variant}`)
+export async function buildApp (variant, { deadline, notify, dist = '../dist' }) {
+  // graceful=<dir>: the plugin built into another folder (an ablated copy of dist/, for the bisect).
+  const [base, elsewhere] = variant.split('=')
+  if (elsewhere) return buildApp(base, { deadline, notify, dist: elsewhere })
+  if (!(variant in VARIANTS) && !isBisect(variant)) throw new Error(`unknown variant ${variant}`)
   const app = Fastify({ logger: false })
 
   // Observed for every variant alike: the moment app.close() starts its hooks.
@@ -33,7 +48,7 @@ export async function buildApp (variant, { deadline, notify }) {
     done()
   })
 
-  await wire(app, variant, deadline)
+  await wire(app, variant, deadline, dist)
 
   app.get('/hello', async () => ({ hello: 'world' }))
 
@@ -63,11 +78,58 @@ export async function buildApp (variant, { deadline, notify }) {
   return app
 }
 
+function isBisect (variant) {
+  return variant.startsWith('bisect-') && variant.slice(7).split('+').every((part) => part in BISECT_PARTS)
+}
+
+// bare-hook plus the named pieces of the plugin's per-connection and per-request work.
+function wireBisect (app, parts) {
+  const state = { closed: false, last: 0, shuttingDown: false }
+  const sockets = new Set()
+  if (parts.includes('sockets')) {
+    app.server.on('connection', (socket) => {
+      sockets.add(socket)
+      socket.once('close', () => sockets.delete(socket))
+    })
+  }
+  if (parts.includes('listener')) {
+    app.server.on('request', (req, res) => {
+      if (!state.shuttingDown) return
+      res.once('finish', () => { state.last++ })
+    })
+  }
+  const isShuttingDown = () => state.shuttingDown
+  if (parts.includes('hook2')) {
+    app.addHook('onRequest', (request, reply, done) => {
+      if (isShuttingDown()) state.last++
+      done()
+    })
+  }
+  if (parts.includes('decorate')) {
+    app.decorate('isShuttingDown', { getter: () => state.shuttingDown })
+    app.decorate('shutdownSignal', new AbortController().signal)
+    app.decorate('drain', () => {})
+    app.decorate('addShutdownHook', () => {})
+    app.decorate('waitUntil', () => {})
+    app.decorateRequest('waitUntil', function () { state.last++ })
+  }
+  const has = parts.includes('has')
+  const stamp = parts.includes('now')
+  app.addHook('onRequest', (request, reply, done) => {
+    if (state.closed) return reply.code(503).send()
+    if (stamp) state.last = performance.now()
+    if (has && !sockets.has(request.raw.socket)) state.last++
+    done()
+  })
+  process.on('SIGTERM', () => { state.closed = true; app.close() })
+}
+
 function now () {
   return performance.timeOrigin + performance.now()
 }
 
-async function wire (app, variant, deadline) {
+async function wire (app, variant, deadline, dist) {
+  if (isBisect(variant)) return wireBisect(app, variant.slice(7).split('+'))
   switch (variant) {
     case 'bare-hook': {
       const state = { closed: false }
@@ -123,6 +185,11 @@ async function wire (app, variant, deadline) {
       const { default: graceful } = await import('../dist/index.js')
       // delay 0 explicitly: its default becomes 5 s under Kubernetes, which would skew every case.
       await app.register(graceful, { timeout: deadline, delay: 0 })
+      return
+    }
+    case 'graceful': {
+      const { default: graceful } = await import(new URL(`${dist}/index.js`, import.meta.url))
+      await app.register(graceful, { timeout: deadline, delay: 0, signals: false })
     }
   }
 }

@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --out dir] [-- --only overhead,shutdown,memory,timeline]
+// npm run bench [-- --quick] [-- --out dir] [-- --only lockstep,overhead,shutdown,memory,timeline]
 // Runs every measure, prints one table per measure, writes results.json and timeline.svg
 // (into bench/, or .cache/bench-quick/ for a quick run, unless --out says where).
 // BENCH_QUICK=1 is the same as --quick: tiny counts, every measure, well under a minute.
@@ -12,6 +12,7 @@ import { runOverhead } from './overhead.mjs'
 import { runShutdown } from './shutdown.mjs'
 import { runMemory } from './memory.mjs'
 import { runTimeline } from './timeline.mjs'
+import { runLockstep, lockstepReport, LOCKSTEP_PROCESSES } from './lockstep.mjs'
 import { SHUTDOWN_VARIANTS } from './app.mjs'
 import { fmt, fmtSpread, table } from './lib/stats.mjs'
 
@@ -23,16 +24,18 @@ const out = outAt >= 0
   ? args[outAt + 1]
   : fileURLToPath(new URL(quick ? '../.cache/bench-quick/' : '.', import.meta.url))
 const onlyAt = args.indexOf('--only')
-const only = onlyAt >= 0 ? args[onlyAt + 1].split(',') : ['overhead', 'shutdown', 'memory', 'timeline']
+const only = onlyAt >= 0 ? args[onlyAt + 1].split(',') : ['lockstep', 'overhead', 'shutdown', 'memory', 'timeline']
 
 const CONFIG = quick
   ? {
+      lockstep: { rounds: 2, requests: 500, warmup: 500, workers: 4, processes: { plain: 1, 'bare-hook': 1, graceful: 2 } },
       overhead: { rounds: 2, amount: 1000, warmup: 1000, connections: 10, pipelining: 1 },
       shutdown: { runs: { idle: 1, trap: 1, hung: 1, load: 1 }, idleFor: 300, deadline: 1000, cap: 2000, left: 400, workers: 64, warm: 300, workMs: 10 },
       memory: { requests: 6000, checkpoints: 3, connections: 64, churn: 200, warmup: 1000 },
       timeline: { workers: 64, warm: 400, lbDelay: 200, deadline: 1000, cap: 2000 }
     }
   : {
+      lockstep: { rounds: 3, requests: 20000, warmup: 10000, workers: 4, processes: LOCKSTEP_PROCESSES },
       overhead: { rounds: 30, amount: 15000, warmup: 20000, connections: 10, pipelining: 1 },
       shutdown: { runs: { idle: 7, trap: 3, hung: 3, load: 5 }, idleFor: 1000, deadline: 10000, cap: 12000, left: 400, workers: 64, warm: 1000, workMs: 10 },
       memory: { requests: Number(process.env.BENCH_MEMORY_REQUESTS) || 1000000, checkpoints: 10, connections: 64, churn: 10000, warmup: 20000 },
@@ -72,6 +75,7 @@ async function step (name, fn) {
   log(`  (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`)
 }
 
+await step('lockstep', () => runLockstep({ ...CONFIG.lockstep, log }))
 await step('overhead', () => runOverhead({ ...CONFIG.overhead, log }))
 await step('shutdown', () => runShutdown({ ...CONFIG.shutdown, variants: SHUTDOWN_VARIANTS, log }))
 await step('memory', () => runMemory({ ...CONFIG.memory, log }))
@@ -98,6 +102,8 @@ function tallyCell (tally) {
 
 export function report (r) {
   const parts = []
+  if (r.lockstep?.variants) parts.push(lockstepReport(r.lockstep))
+  else if (r.lockstep?.error) parts.push(`### Lockstep: failed: ${r.lockstep.error.split('\n')[0]}`)
   if (r.overhead?.variants) {
     const o = r.overhead
     parts.push(`### 1. Overhead per request (hello world, ${o.config.rounds} alternating rounds × ${o.config.amount} requests, ${o.config.connections} connections)\n` +
@@ -159,6 +165,12 @@ export function report (r) {
 function verdicts (r) {
   const rows = []
   const add = (measure, target, value, met) => rows.push({ measure, target, value, met })
+  const l = r.lockstep?.variants?.graceful
+  if (l) {
+    const hook = r.lockstep.variants['bare-hook']?.ratio
+    add('lockstep: CPU per request to plain, median over processes', '<= 1.01', `${fmt(l.ratio.median)} (one-boolean hook ${fmt(hook?.median)})`, l.ratio.median <= 1.01)
+    add('lockstep: the slowest process', '<= 1.03', `${fmt(l.ratio.max)} (one-boolean hook ${fmt(hook?.max)})`, l.ratio.max <= 1.03)
+  } else if (only.includes('lockstep')) add('lockstep', 'runs', r.lockstep?.error ?? 'not run', false)
   const o = r.overhead?.variants?.ours
   if (o && !o.error) {
     add('throughput ratio to plain', '>= 0.98', fmtSpread(o.throughputRatio), o.throughputRatio.median >= 0.98)

@@ -50,7 +50,8 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   const hooks = createHooks(options.hookTimeout)
   const reporter = createReporter(fastify)
   const work = createWork()
-  const sequence = createSequence(fastify, options, { gate, inflight, hooks, connections, lastCall, reporter, work })
+  const outside = watchOutsideRoutes(fastify, reporter.outsideGate)
+  const sequence = createSequence(fastify, options, { gate, inflight, hooks, connections, lastCall, reporter, work, outside })
 
   fastify.decorate('isShuttingDown', { getter: () => sequence.isShuttingDown })
   fastify.decorate('shutdownSignal', gate.signal)
@@ -60,8 +61,11 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   // One function on the request prototype: nothing is allocated per request unless waitUntil is called.
   fastify.decorateRequest('waitUntil', function (this: FastifyRequest, promise: unknown) { work.add(promise, 'request', this.log) })
 
-  fastify.addHook('onRequest', watchOutsideRoutes(fastify, () => sequence.isShuttingDown, reporter.outsideGate))
-  fastify.addHook('onRequest', gate.onRequest)
+  // One onRequest hook, not two: each is one more pass through Fastify's hook runner on every request (issue 11).
+  fastify.addHook('onRequest', function shutdownGate (request, reply, done) {
+    if (sequence.isShuttingDown) outside.gated(request)
+    gate.onRequest.call(this, request, reply, done)
+  })
   fastify.addHook('preClose', sequence.preClose)
   // avvio fails a preClose hook that outlasts pluginTimeout, so app.close() drains from an onClose hook added once ready:
   // onClose hooks run last in, first out and untimed, so it runs before Fastify's own close step (added at preReady).

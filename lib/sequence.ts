@@ -7,6 +7,7 @@ import type { Gate } from './gate.ts'
 import type { HookOutcome, Hooks, ShutdownCause } from './hooks.ts'
 import type { Inflight } from './inflight.ts'
 import type { LastCall } from './last-call.ts'
+import type { OutsideRoutes } from './outside.ts'
 import type { ResolvedOptions } from './options.ts'
 import type { Reporter, ShutdownSummary } from './report.ts'
 import { closeWebSockets } from './websockets.ts'
@@ -43,13 +44,14 @@ export interface Parts {
   lastCall: LastCall
   reporter: Reporter
   work: Work
+  outside: Pick<OutsideRoutes, 'watch'>
 }
 
 /**
  * The one place that says what runs next: begin → delay window → drain → close → hooks → summary.
  * Each step runs once, whichever way in (signal, app.drain(), app.close()); only a signal waits out the delay.
  */
-export function createSequence (fastify: FastifyInstance, options: ResolvedOptions, { gate, inflight, hooks, connections, lastCall, reporter, work }: Parts): Sequence {
+export function createSequence (fastify: FastifyInstance, options: ResolvedOptions, { gate, inflight, hooks, connections, lastCall, reporter, work, outside }: Parts): Sequence {
   let cause: ShutdownCause | null = null
   let crashed = false
   let closeFailed = false
@@ -76,6 +78,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     startedAt = performance.now()
     deadline = startedAt + options.timeout - exitMargin(options.timeout)
     hooks.freeze(why)
+    outside.watch()
     reporter.start(why, inflight.exchanges().length, error, options)
   }
 

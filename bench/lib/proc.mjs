@@ -25,11 +25,13 @@ export function now () {
 
 /**
  * @param {string} variant
- * @param {{ deadline?: number, core?: number, exposeGc?: boolean }} opts
+ * @param {{ deadline?: number, core?: number, exposeGc?: boolean, nodeFlags?: string[] }} opts
  */
-export async function startServer (variant, { deadline = 10000, core = 0, exposeGc = false } = {}) {
+export async function startServer (variant, { deadline = 10000, core = 0, exposeGc = false, nodeFlags = [] } = {}) {
   const child = fork(SERVER, [variant], {
-    execArgv: exposeGc ? ['--expose-gc'] : [],
+    // BENCH_EXEC_PATH: a wrapper that starts node (e.g. under `setarch -R`, no address-space randomisation).
+    execPath: process.env.BENCH_EXEC_PATH || process.execPath,
+    execArgv: [...(exposeGc ? ['--expose-gc'] : []), ...nodeFlags],
     env: { ...cleanEnv(), BENCH_DEADLINE_MS: String(deadline) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc']
   })

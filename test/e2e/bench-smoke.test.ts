@@ -46,6 +46,16 @@ t.test('npm run bench -- --quick: every measure, every variant, well-formed resu
   t.equal(results.meta.quick, true)
   t.type(results.meta.node, 'string')
 
+  t.test('lockstep: a ratio to plain Fastify per process, per variant min / median / max', async t => {
+    t.notOk(results.lockstep?.error, `lockstep ran${results.lockstep?.error ? `: ${results.lockstep.error}` : ''}`)
+    for (const variant of ['plain', 'bare-hook', 'graceful']) {
+      const v = results.lockstep?.variants?.[variant]
+      t.ok(v?.processes >= 1 && v?.perProcess?.length === v?.processes, `${variant}: one figure per process`)
+      t.ok(v?.perProcess?.every(isNumber) && isNumber(v?.ratio?.median) && isNumber(v?.ratio?.max), `${variant}: ratios`)
+    }
+    t.ok(results.lockstep?.variants?.graceful?.processes >= 2, 'several plugin processes')
+  })
+
   t.test('1. overhead: ratios to plain Fastify for ours and the references', async t => {
     for (const variant of ['plain', 'bare-hook', 'ours', 'under-pressure']) {
       const v = results.overhead?.variants?.[variant]
@@ -101,6 +111,6 @@ t.test('npm run bench -- --quick: every measure, every variant, well-formed resu
   })
 
   t.test('targets table', async t => {
-    t.ok(Array.isArray(results.targets) && results.targets.length >= 6, 'one row per target')
+    t.ok(Array.isArray(results.targets) && results.targets.length >= 8, 'one row per target')
   })
 })
