@@ -21,9 +21,9 @@ export interface DrainResult {
 }
 
 /**
- * How long after the last request admitted before the drain its idle connections stay open: a client that was just
- * handed a keep-alive response, or has just connected, sends its request into a Connection: close answer instead of
- * racing a socket close. With no recent request, idle connections go at once.
+ * How long after the drain starts its idle connections stay open when requests were still arriving just before: a
+ * client that was just handed a keep-alive response, or has just connected, sends its request into a Connection:
+ * close answer instead of racing a socket close. With no request in the last 250 ms, idle connections go at once.
  */
 export const LINGER_MS = 250
 
@@ -70,11 +70,12 @@ export function drain ({ gate, inflight, connections, lastCall, retryAfter, fare
   const startedAt = performance.now()
   gate.lastCall()
   connections.stopListening()
+  const lingerUntil = inflight.admittedRecently ? startedAt + LINGER_MS : 0
   const inFlight = inflight.exchanges()
   for (const exchange of inFlight) release(exchange, lastCall)
   farewell()
 
-  return settle(inflight, connections, drainBy).then(finished => {
+  return settle(inflight, connections, Math.min(lingerUntil, drainBy), drainBy).then(finished => {
     gate.close()
     const left = inflight.pending()
     for (const exchange of left) cut(exchange, retryAfter)
@@ -106,10 +107,10 @@ function release (exchange: Exchange, lastCall: LastCall): void {
 }
 
 /** True once nothing is in flight and no idle connection is left to bring a request; false at the deadline. */
-async function settle (inflight: Inflight, connections: Connections, drainBy: number): Promise<boolean> {
+async function settle (inflight: Inflight, connections: Connections, lingerUntil: number, drainBy: number): Promise<boolean> {
   for (;;) {
     if (!await within(inflight.whenIdle(), drainBy - performance.now())) return false
-    const linger = Math.min(inflight.lastAdmittedAt + LINGER_MS, drainBy) - performance.now()
+    const linger = lingerUntil - performance.now()
     if (linger > 0) {
       await sleep(linger)
       continue

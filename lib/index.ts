@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { watchConnections } from './connections.ts'
-import type { DrainResult } from './drain.ts'
+import { LINGER_MS, type DrainResult } from './drain.ts'
 import { createGate } from './gate.ts'
 import { addHealthRoutes } from './health.ts'
 import { createHooks, type ShutdownHook, type ShutdownHookOptions } from './hooks.ts'
@@ -44,7 +44,7 @@ declare module 'fastify' {
 const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastifyGraceful (fastify: FastifyInstance, rawOptions) {
   const options = resolveOptions(rawOptions as Record<string, unknown>)
   const connections = watchConnections(fastify, fastify.initialConfig.http2 === true)
-  const inflight = createInflight(connections.http1Sockets)
+  const inflight = createInflight(connections.http1Sockets, LINGER_MS)
   const lastCall = createLastCall()
   const gate = createGate({ inflight, lastCall, http1Sockets: connections.http1Sockets, retryAfter: options.retryAfter, refuseWhenClosed: refusesWhileClosing(fastify) })
   const hooks = createHooks(options.hookTimeout)

@@ -1,7 +1,6 @@
 import type { FastifyReply } from 'fastify'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import { performance } from 'node:perf_hooks'
 
 /** One request in flight: its raw request and response, and its Fastify reply when it was tracked on its own. */
 export interface Exchange {
@@ -26,8 +25,8 @@ export interface Inflight {
   exchanges (): Exchange[]
   /** The requests followed so far that have not closed yet (no new search of the connections). */
   pending (): Exchange[]
-  /** When the last request passed the gate while admission was open (performance.now clock); 0 before the first. */
-  readonly lastAdmittedAt: number
+  /** True when a request passed the gate (admission open) within the last `recentMs` or so (at most twice that); false when none did within `recentMs`. */
+  readonly admittedRecently: boolean
   /** Resolves once no request is in flight. */
   whenIdle (): Promise<void>
 }
@@ -35,10 +34,22 @@ export interface Inflight {
 /** The response an HTTP/1 socket is busy with; Node keeps it there from the first byte of the request to the last of the response. */
 type BusySocket = Socket & { _httpMessage?: ServerResponse | null }
 
-export function createInflight (http1Sockets: ReadonlySet<Socket>): Inflight {
+export function createInflight (http1Sockets: ReadonlySet<Socket>, recentMs: number): Inflight {
   const open = new Map<ServerResponse, Exchange>()
   let waiters: Array<() => void> = []
-  let lastAdmitted = 0
+  // No clock read per request (issue 11): a timer armed by the first request after a quiet spell, kept armed by a
+  // flag while requests keep coming, and stopped by a window of `recentMs` with none. Under load: one wakeup per window.
+  let recent = false
+  let again = false
+  let window: NodeJS.Timeout | undefined
+  function windowEnds (): void {
+    if (again) {
+      again = false
+      window!.refresh()
+    } else {
+      recent = false
+    }
+  }
 
   function settle (this: ServerResponse): void {
     open.delete(this)
@@ -62,7 +73,13 @@ export function createInflight (http1Sockets: ReadonlySet<Socket>): Inflight {
 
   return {
     admit (reply) {
-      lastAdmitted = performance.now()
+      if (recent) {
+        again = true
+      } else {
+        recent = true
+        window ??= setTimeout(windowEnds, recentMs).unref()
+        window.refresh()
+      }
       const socket = reply.request.raw.socket as BusySocket
       // Found on its connection at shutdown unless it waits behind another response there (pipelined).
       if (!http1Sockets.has(socket) || socket._httpMessage !== reply.raw) track(reply)
@@ -80,8 +97,8 @@ export function createInflight (http1Sockets: ReadonlySet<Socket>): Inflight {
     pending () {
       return [...open.values()]
     },
-    get lastAdmittedAt () {
-      return lastAdmitted
+    get admittedRecently () {
+      return recent
     },
     whenIdle () {
       if (open.size === 0) return Promise.resolve()
