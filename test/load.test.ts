@@ -54,7 +54,8 @@ t.test(`${WORKERS} keep-alive workers across a SIGTERM: no request dies on a reu
   t.equal(other.length, 0, 'no other status')
   t.equal(count('ECONNRESET'), 0, 'no new connection is reset: it is refused before it is accepted')
   t.same(diedFresh.filter(answer => answer.error !== 'ECONNREFUSED'), [], 'a new connection can only fail by being refused')
-  t.ok(lateServed.length > 0, 'requests on connections already open when the shutdown began are served')
+  // How many reuse a connection after the signal depends on timing (all 64 may be in flight at that moment):
+  // test/refuse-new-connections.test.ts pins that case down.
   t.ok(lateServed.every(answer => answer.headers?.connection === 'close'), 'each with Connection: close')
   t.ok(refused <= 5, `at most a handful of 503s in all (past the drain's point of no return): ${refused}`)
   t.match(summaryOf(child), { exitCode: 0, requests: { cut: 0 } })
