@@ -160,6 +160,9 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     },
 
     async shutdown (why, error) {
+      // With nothing to wait for before the drain, the port closes before anything else runs, the first log line
+      // included: a connection that reaches it from then on is refused, none is caught in the accept queue and reset.
+      if (options.delay === 0 && !hooks.has('preDrain')) connections.stopListening()
       begin(why, error)
       restartClock()
       await Promise.all([delayWindow(), preDrainOnce()])

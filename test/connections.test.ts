@@ -41,9 +41,10 @@ for (const transport of transports) {
       const refused = await late.request('/slow')
       const answer = await slow
       t.equal(answer.status, 200, 'in flight: answered')
-      // Refused by the OS once the port is closed; reset if it reached the accept queue just before (see the README).
+      // With no delay the port closes before the first log line: a connection made after it is refused by the OS,
+      // never accepted and then reset or closed.
       t.equal(refused.status, undefined, 'no HTTP answer on a new connection')
-      t.match(refused.error, /^(ECONNREFUSED|ECONNRESET)$/, `new connection: ${refused.error ?? ''}`)
+      t.equal(refused.error, 'ECONNREFUSED', 'a new connection is refused')
       if (transport.startsWith('h2')) {
         await client.goaway
         t.pass('the HTTP/2 session received GOAWAY')

@@ -39,9 +39,15 @@ export function connect (transport: Transport, port: number, ca: string): Client
         stream.setEncoding('utf8')
         stream.on('response', h => { headers = h })
         stream.on('data', (chunk: string) => { body += chunk; onData?.(chunk) })
-        stream.on('end', () => resolve({ status: headers?.[':status'] as number, headers, body }))
-        // The session's own error comes just after its streams'.
-        stream.on('error', err => setImmediate(() => resolve({ body, error: failure ?? (err as NodeJS.ErrnoException).code ?? err.message })))
+        let error: string | undefined
+        stream.on('error', err => { error = (err as NodeJS.ErrnoException).code ?? err.message })
+        // 'close' comes last; the session's own error just after its streams'. A stream closed with neither an answer
+        // nor an error (its connection ended cleanly) says so, with the HTTP/2 code it was closed with.
+        stream.on('close', () => setImmediate(() => {
+          const status = headers?.[':status'] as number | undefined
+          if (headers !== undefined && error === undefined) resolve({ status, headers, body })
+          else resolve({ status, headers, body, error: failure ?? error ?? `closed without an answer (HTTP/2 code ${stream.rstCode})` })
+        }))
         stream.end()
       })
     }
