@@ -4,19 +4,23 @@ import type { Inflight } from './inflight.ts'
 import { isHttp1, type LastCall, type RawExchange } from './last-call.ts'
 
 /**
- * Why a request is let through, or how it is turned away, depends only on this: open; closing (the delay window:
- * served, asked to close its connection); last-call (the drain: no new connection, each open one served once more);
- * closed (past the drain's point of no return).
+ * Why a request is let through, or how it is turned away, depends only on this: open (no shutdown under way); begun
+ * (a shutdown began but admission is still open: pre-drain hooks run); closing (the delay window: served, asked to
+ * close its connection); last-call (the drain: no new connection, each open one served once more); closed (past the
+ * drain's point of no return).
  */
-type Admission = 'open' | 'closing' | 'last-call' | 'closed'
+type Admission = 'open' | 'begun' | 'closing' | 'last-call' | 'closed'
 
 /** Marks a route that answers during the drain too (the health routes): set as a key of its route config. */
 export const ADMIT = Symbol('fastify-graceful.admit')
 
 export interface Gate {
+  /** The onRequest hook itself: while no shutdown is under way, it only notes the request for a shutdown to find. */
   onRequest: onRequestHookHandler
   /** Aborts when admission closes: streams and long polls end on it. */
   readonly signal: AbortSignal
+  /** A shutdown began: still open, but every request that passes is now reported as gated. */
+  begin (): void
   /** Keep serving, but ask every client to take its connection elsewhere (the delay window). */
   announce (): void
   /** The drain: new requests are refused, except the next one on each connection already open, served as its last. */
@@ -35,6 +39,8 @@ export interface GateParts {
   retryAfter: number | false
   /** Fastify's return503OnClosing: false lets every request through once closing. */
   refuseWhenClosed: boolean
+  /** Told of each request that passes the gate once a shutdown has begun (to spot routes outside it). */
+  gated (request: FastifyRequest): void
 }
 
 const raw = (reply: FastifyReply): RawExchange => ({ req: reply.request.raw, res: reply.raw } as RawExchange)
@@ -48,7 +54,7 @@ function admitted (request: FastifyRequest): boolean {
   return (request.routeOptions.config as unknown as Record<symbol, unknown>)[ADMIT] === true
 }
 
-export function createGate ({ inflight, lastCall, http1Sockets, retryAfter, refuseWhenClosed }: GateParts): Gate {
+export function createGate ({ inflight, lastCall, http1Sockets, retryAfter, refuseWhenClosed, gated }: GateParts): Gate {
   let admission: Admission = 'open'
   let refused = 0
   const closing = new AbortController()
@@ -77,8 +83,15 @@ export function createGate ({ inflight, lastCall, http1Sockets, retryAfter, refu
     done()
   }
 
-  function onRequest (this: unknown, request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+  // Registered as the hook itself, with no wrapper: the hot path is one comparison and the bookkeeping (issue 11).
+  function onRequest (request: FastifyRequest, reply: FastifyReply, done: () => void): void {
     if (admission === 'open') {
+      inflight.admit(reply)
+      done()
+      return
+    }
+    gated(request)
+    if (admission === 'begun') {
       inflight.admit(reply)
       done()
     } else if (admission === 'closing' || admitted(request) || !refuseWhenClosed || (admission === 'last-call' && onOpenConnection(raw(reply)))) {
@@ -90,8 +103,11 @@ export function createGate ({ inflight, lastCall, http1Sockets, retryAfter, refu
 
   return {
     onRequest,
+    begin () {
+      if (admission === 'open') admission = 'begun'
+    },
     announce () {
-      if (admission === 'open') admission = 'closing'
+      if (admission === 'begun') admission = 'closing'
     },
     lastCall () {
       if (admission !== 'closed') admission = 'last-call'

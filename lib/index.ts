@@ -46,11 +46,11 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   const connections = watchConnections(fastify, fastify.initialConfig.http2 === true)
   const inflight = createInflight(connections.http1Sockets, LINGER_MS)
   const lastCall = createLastCall()
-  const gate = createGate({ inflight, lastCall, http1Sockets: connections.http1Sockets, retryAfter: options.retryAfter, refuseWhenClosed: refusesWhileClosing(fastify) })
-  const hooks = createHooks(options.hookTimeout)
   const reporter = createReporter(fastify)
-  const work = createWork()
   const outside = watchOutsideRoutes(fastify, reporter.outsideGate)
+  const gate = createGate({ inflight, lastCall, http1Sockets: connections.http1Sockets, retryAfter: options.retryAfter, refuseWhenClosed: refusesWhileClosing(fastify), gated: outside.gated })
+  const hooks = createHooks(options.hookTimeout)
+  const work = createWork()
   const sequence = createSequence(fastify, options, { gate, inflight, hooks, connections, lastCall, reporter, work, outside })
 
   fastify.decorate('isShuttingDown', { getter: () => sequence.isShuttingDown })
@@ -62,10 +62,7 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   fastify.decorateRequest('waitUntil', function (this: FastifyRequest, promise: unknown) { work.add(promise, 'request', this.log) })
 
   // One onRequest hook, not two: each is one more pass through Fastify's hook runner on every request (issue 11).
-  fastify.addHook('onRequest', function shutdownGate (request, reply, done) {
-    if (sequence.isShuttingDown) outside.gated(request)
-    gate.onRequest.call(this, request, reply, done)
-  })
+  fastify.addHook('onRequest', gate.onRequest)
   fastify.addHook('preClose', sequence.preClose)
   // avvio fails a preClose hook that outlasts pluginTimeout, so app.close() drains from an onClose hook added once ready:
   // onClose hooks run last in, first out and untimed, so it runs before Fastify's own close step (added at preReady).

@@ -79,6 +79,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     deadline = startedAt + options.timeout - exitMargin(options.timeout)
     hooks.freeze(why)
     outside.watch()
+    gate.begin()
     reporter.start(why, inflight.exchanges().length, error, options)
   }
 
