@@ -68,3 +68,21 @@ t.test('registered on the root: every route is gated and nothing is reported', a
   await drained
   t.equal(logs.filter(line => line.graceful?.event === 'warning').length, 0)
 })
+
+t.test('registered on the root: a request answered while the pre-drain hooks run passed the gate, and nothing is reported', async t => {
+  const { app, drain, port, agent, logs } = await serve('root')
+  t.teardown(() => { agent.destroy(); return app.close() })
+  let hookStarted!: () => void
+  const hookRunning = new Promise<void>(resolve => { hookStarted = resolve })
+  let letGo!: () => void
+  const held = new Promise<void>(resolve => { letGo = resolve })
+  app.addShutdownHook('deregister', async () => { hookStarted(); await held }, { phase: 'preDrain' })
+  const drained = drain()
+  await hookRunning
+  t.equal(app.isShuttingDown, true, 'precondition: the shutdown has begun')
+  const during = await request(port, '/parent', { agent })
+  t.equal(during.status, 200, 'admission is still open while the pre-drain hooks run')
+  letGo()
+  await drained
+  t.equal(logs.filter(line => line.graceful?.event === 'warning').length, 0, 'the request was seen passing the gate')
+})
