@@ -83,18 +83,19 @@ export function createGate ({ inflight, lastCall, http1Sockets, retryAfter, refu
     done()
   }
 
-  // Registered as the hook itself, with no wrapper: the hot path is one comparison and the bookkeeping (issue 11).
+  // Registered as the hook itself, with no wrapper: while no shutdown is under way, one comparison and the bookkeeping
+  // a shutdown needs (issue 11).
   function onRequest (request: FastifyRequest, reply: FastifyReply, done: () => void): void {
-    if (admission === 'open') {
-      inflight.admit(reply)
-      done()
-      return
+    if (admission !== 'open') {
+      gated(request)
+      if (admission !== 'begun') return closingOrClosed(request, reply, done)
     }
-    gated(request)
-    if (admission === 'begun') {
-      inflight.admit(reply)
-      done()
-    } else if (admission === 'closing' || admitted(request) || !refuseWhenClosed || (admission === 'last-call' && onOpenConnection(raw(reply)))) {
+    inflight.admit(reply)
+    done()
+  }
+
+  function closingOrClosed (request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+    if (admission === 'closing' || admitted(request) || !refuseWhenClosed || (admission === 'last-call' && onOpenConnection(raw(reply)))) {
       serveLast(reply, done)
     } else {
       refuse(reply)
