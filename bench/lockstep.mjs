@@ -15,7 +15,7 @@ export const LOCKSTEP_PROCESSES = { plain: 3, 'bare-hook': 3, graceful: 6 }
 const REQUEST = Buffer.from('GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', 'latin1')
 
 // One keep-alive connection that sends one request at a time and resolves on the whole response.
-function connect (port) {
+export function connect (port) {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1')
     socket.setNoDelay(true)

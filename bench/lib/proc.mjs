@@ -25,13 +25,15 @@ export function now () {
 
 /**
  * @param {string} variant
- * @param {{ deadline?: number, core?: number, exposeGc?: boolean, nodeFlags?: string[] }} opts
+ * @param {{ deadline?: number, core?: number | null, exposeGc?: boolean, nodeFlags?: string[], under?: string[], startTimeout?: number }} opts
+ *   under: a command and its arguments that start node (e.g. valgrind with its options); node's path is appended
  */
-export async function startServer (variant, { deadline = 10000, core = 0, exposeGc = false, nodeFlags = [] } = {}) {
+export async function startServer (variant, { deadline = 10000, core = 0, exposeGc = false, nodeFlags = [], under = [], startTimeout = START_TIMEOUT } = {}) {
+  const nodeArgs = [...(exposeGc ? ['--expose-gc'] : []), ...nodeFlags]
   const child = fork(SERVER, [variant], {
     // BENCH_EXEC_PATH: a wrapper that starts node (e.g. under `setarch -R`, no address-space randomisation).
-    execPath: process.env.BENCH_EXEC_PATH || process.execPath,
-    execArgv: [...(exposeGc ? ['--expose-gc'] : []), ...nodeFlags],
+    execPath: under.length > 0 ? under[0] : process.env.BENCH_EXEC_PATH || process.execPath,
+    execArgv: under.length > 0 ? [...under.slice(1), process.execPath, ...nodeArgs] : nodeArgs,
     env: { ...cleanEnv(), BENCH_DEADLINE_MS: String(deadline) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc']
   })
@@ -91,14 +93,14 @@ export async function startServer (variant, { deadline = 10000, core = 0, expose
 
   let port
   try {
-    port = (await waitFor('ready')).port
+    port = (await waitFor('ready', startTimeout)).port
   } catch (err) {
     await kill()
     err.stderr = stderr
     throw err
   }
   const pinned = core === null ? false : pin(child.pid, core)
-  return { variant, child, port, events, waitFor, ask, exited, kill, pinned, get stderr () { return stderr } }
+  return { variant, child, pid: child.pid, port, events, waitFor, ask, exited, kill, pinned, get stderr () { return stderr } }
 }
 
 // The bench children must not inherit a test runner's loaders or coverage collection.

@@ -7,10 +7,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { missing } from '../helpers/system.ts'
 
 type Json = Record<string, any>
 
 const RUN = fileURLToPath(new URL('../../bench/run.mjs', import.meta.url))
+const INSTRUCTIONS = fileURLToPath(new URL('../../bench/instructions.mjs', import.meta.url))
 const SHUTDOWN_VARIANTS = ['plain', 'close-with-grace', 'fastify-graceful-shutdown', 'terminus', 'http-terminator', 'ours']
 const LOAD_OUTCOMES = ['answered', 'refused', 'connrefused', 'died-reused', 'died-new', 'other', 'timeout']
 const LIMIT_MS = 150_000
@@ -113,4 +115,27 @@ t.test('npm run bench -- --quick: every measure, every variant, well-formed resu
   t.test('targets table', async t => {
     t.ok(Array.isArray(results.targets) && results.targets.length >= 8, 'one row per target')
   })
+})
+
+t.test('node bench/instructions.mjs: instructions per request under callgrind, per process', { skip: missing('valgrind', { args: ['--version'] }), timeout: LIMIT_MS }, async t => {
+  const child = spawn('env', ['-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE', process.execPath, INSTRUCTIONS,
+    '--processes', 'plain:1,graceful:1', '--warmup', '200', '--requests', '100', '--windows', '2', '--json'], { env: benchEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', chunk => { output += chunk })
+  child.stderr.on('data', chunk => { output += chunk })
+  const timer = setTimeout(() => child.kill('SIGKILL'), LIMIT_MS - 5_000)
+  const [code] = await once(child, 'exit')
+  clearTimeout(timer)
+  t.equal(code, 0, 'the run exits 0')
+  if (code !== 0) t.comment(output.slice(-4000))
+  const line = output.split('\n').find(l => l.startsWith('{'))
+  t.ok(line, 'a JSON result line')
+  const result: Json = JSON.parse(line ?? '{}')
+  for (const variant of ['plain', 'graceful']) {
+    const v = result.variants?.[variant]
+    t.equal(v?.processes, 1, `${variant}: one process`)
+    // A Node server runs tens of thousands of instructions per request: a count, not a stand-in.
+    t.ok(v?.perProcess?.every((p: Json) => p.perRequest > 10_000 && isNumber(p.ratio) && isNumber(p.runtime) && p.runtime < p.perRequest), `${variant}: instructions per request, a ratio, the runtime's share`)
+  }
+  t.match(output, /\| graceful \| 1 \|/, 'the table has a row per variant')
 })
