@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { setImmediate as afterPoll, setTimeout as sleep } from 'node:timers/promises'
 import type { Connections } from './connections.ts'
 import { unavailable, type Gate } from './gate.ts'
 import type { Exchange, Inflight } from './inflight.ts'
@@ -115,6 +115,9 @@ async function settle (inflight: Inflight, connections: Connections, lingerUntil
       await sleep(linger)
       continue
     }
+    // From a timer or a signal, the sockets were last read up to a whole loop turn ago: a request already in a
+    // connection's buffer would be lost with it (reset). The check phase comes right after the poll that reads them.
+    await afterPoll()
     connections.closeIdle()
     if (inflight.pending().length === 0) return true
   }

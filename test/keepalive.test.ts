@@ -4,8 +4,10 @@ import Fastify from 'fastify'
 import http from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
+import { LINGER_MS } from '../lib/drain.ts'
 import { build } from './helpers/app.ts'
 import { request } from './helpers/http.ts'
+import { openRaw, parseResponses } from './helpers/raw-http.ts'
 
 async function trap (app: ReturnType<typeof Fastify>, t: Test): Promise<{ closeMs: number, connection: string | undefined, status: number | undefined }> {
   app.get('/', async () => 'ok')
@@ -77,4 +79,28 @@ t.test('during the drain, the next request on an open keep-alive socket is serve
   t.equal((await slow).status, 200)
   await drained
   await app.close()
+})
+
+t.test('a request already in an idle connection\'s buffer when the drain closes idle connections is served with Connection: close, not reset', async t => {
+  const { app } = await build({}, { keepAliveTimeout: 72_000 })
+  app.get('/', async () => 'ok')
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as { port: number }
+  const raw = await openRaw(port)
+  t.teardown(() => raw.socket.destroy())
+  raw.socket.write('GET /?first HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+  while (parseResponses(raw.received()).length === 0) await sleep(5)
+  // Past the linger: with no request admitted lately, the drain closes idle connections at once.
+  await sleep(LINGER_MS + 50)
+  // On loopback the bytes reach the server's socket buffer within write(); the server reads them in its next poll.
+  raw.socket.write('GET /?second HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+  const result = await app.drain()
+  await raw.closed()
+  const [first, second] = parseResponses(raw.received())
+  t.equal(first?.headers.connection, 'keep-alive', 'precondition: the first answer kept the connection open')
+  t.equal(second?.status, 200, 'the request that was waiting to be read was served')
+  t.equal(second?.headers.connection, 'close')
+  t.equal(second?.body, 'ok')
+  t.equal(result.timedOut, false)
 })
