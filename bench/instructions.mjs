@@ -43,7 +43,10 @@ function readDump (file) {
 
 async function measureOne (name, { warmup, requests, windows, dir }) {
   const variant = name.split('#')[0]
-  const server = await startServer(variant, {
+  // `variant@flag;flag` starts that variant with those Node flags, as in the lockstep measure.
+  const [base, flags] = variant.split('@')
+  const server = await startServer(base, {
+    nodeFlags: flags ? flags.split(';') : [],
     core: null,
     startTimeout: 180000,
     under: ['valgrind', '-q', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${join(dir, 'callgrind.%p')}`]

@@ -76,7 +76,7 @@ export async function runLockstep ({ rounds, requests, warmup, workers: workerCo
     const names = []
     for (let i = 0; queue.some((q) => i < q.length); i++) for (const q of queue) if (i < q.length) names.push(q[i])
     for (const name of names) {
-      // `variant@flag,flag` starts that variant with those Node flags (e.g. plain@--hash-seed=1).
+      // `variant@flag;flag` starts that variant with those Node flags (e.g. plain@--hash-seed=1).
       const [variant, flags] = name.split('#')[0].split('@')
       const server = await startServer(variant, { core: 0, nodeFlags: flags ? flags.split(';') : [] })
       server.variant = name.split('#')[0]
