@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connect, parseProcesses } from './lockstep.mjs'
-import { startServer } from './lib/proc.mjs'
+import { processNames, startNamed } from './lib/proc.mjs'
 import { summarize, fmt, table } from './lib/stats.mjs'
 
 export const INSTRUCTION_PROCESSES = { plain: 4, 'bare-hook': 2, graceful: 4 }
@@ -43,10 +43,7 @@ function readDump (file) {
 
 async function measureOne (name, { warmup, requests, windows, dir }) {
   const variant = name.split('#')[0]
-  // `variant@flag;flag` starts that variant with those Node flags, as in the lockstep measure.
-  const [base, flags] = variant.split('@')
-  const server = await startServer(base, {
-    nodeFlags: flags ? flags.split(';') : [],
+  const server = await startNamed(name, {
     core: null,
     startTimeout: 180000,
     under: ['valgrind', '-q', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${join(dir, 'callgrind.%p')}`]
@@ -82,9 +79,7 @@ async function measureOne (name, { warmup, requests, windows, dir }) {
 export async function runInstructions ({ processes = INSTRUCTION_PROCESSES, warmup, requests, windows, parallel, keep, log = () => {} }) {
   const dir = keep ?? mkdtempSync(join(tmpdir(), 'graceful-callgrind-'))
   // Interleaved, so that every variant has processes early and late in the run.
-  const queue = Object.entries(processes).map(([variant, n]) => Array.from({ length: n }, (_, i) => `${variant}#${i + 1}`))
-  const names = []
-  for (let i = 0; queue.some((q) => i < q.length); i++) for (const q of queue) if (i < q.length) names.push(q[i])
+  const names = processNames(processes)
   const results = []
   try {
     let next = 0

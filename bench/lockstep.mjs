@@ -7,7 +7,7 @@
 //   node bench/lockstep.mjs [--quick] [--rounds 3] [--requests 20000] [--processes plain:3,bare-hook:3,graceful:6]
 import net from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { startServer, pin } from './lib/proc.mjs'
+import { pin, processNames, startNamed } from './lib/proc.mjs'
 import { summarize, fmt, table } from './lib/stats.mjs'
 
 export const LOCKSTEP_PROCESSES = { plain: 3, 'bare-hook': 3, graceful: 6 }
@@ -71,14 +71,8 @@ export async function runLockstep ({ rounds, requests, warmup, workers: workerCo
   const servers = []
   const workers = []
   try {
-    // Interleaved start order, so that no variant always gets the first or the last pids and ports.
-    const queue = Object.entries(processes).map(([variant, n]) => Array.from({ length: n }, (_, i) => `${variant}#${i + 1}`))
-    const names = []
-    for (let i = 0; queue.some((q) => i < q.length); i++) for (const q of queue) if (i < q.length) names.push(q[i])
-    for (const name of names) {
-      // `variant@flag;flag` starts that variant with those Node flags (e.g. plain@--hash-seed=1).
-      const [variant, flags] = name.split('#')[0].split('@')
-      const server = await startServer(variant, { core: 0, nodeFlags: flags ? flags.split(';') : [] })
+    for (const name of processNames(processes)) {
+      const server = await startNamed(name, { core: 0 })
       server.variant = name.split('#')[0]
       server.name = name
       servers.push(server)

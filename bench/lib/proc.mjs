@@ -103,6 +103,29 @@ export async function startServer (variant, { deadline = 10000, core = 0, expose
   return { variant, child, pid: child.pid, port, events, waitFor, ask, exited, kill, pinned, get stderr () { return stderr } }
 }
 
+/**
+ * One name per process, `variant#n`, the variants interleaved (a, b, c, a, b, c, ...): no variant always gets the
+ * first or the last pids, ports or places in a run.
+ * @param {Record<string, number>} processes  how many processes of each variant
+ */
+export function processNames (processes) {
+  const queue = Object.entries(processes).map(([variant, n]) => Array.from({ length: n }, (_, i) => `${variant}#${i + 1}`))
+  const names = []
+  for (let i = 0; queue.some((q) => i < q.length); i++) for (const q of queue) if (i < q.length) names.push(q[i])
+  return names
+}
+
+/**
+ * Starts the process of one such name: `variant@flag;flag#n` is that variant with those Node flags (e.g.
+ * plain@--hash-seed=1).
+ * @param {string} name
+ * @param {Parameters<typeof startServer>[1]} opts
+ */
+export function startNamed (name, opts = {}) {
+  const [variant, flags] = name.split('#')[0].split('@')
+  return startServer(variant, { ...opts, nodeFlags: flags ? flags.split(';') : [] })
+}
+
 // The bench children must not inherit a test runner's loaders or coverage collection.
 export function cleanEnv () {
   const env = {}
