@@ -41,6 +41,8 @@ export interface GateParts {
   refuseWhenClosed: boolean
   /** Told of each request that passes the gate once a shutdown has begun (to spot routes outside it). */
   gated (request: FastifyRequest): void
+  /** Told of each request other than a health probe that arrives once a shutdown has begun (the quiet rule). */
+  arrived (): void
 }
 
 const raw = (reply: FastifyReply): RawExchange => ({ req: reply.request.raw, res: reply.raw } as RawExchange)
@@ -54,7 +56,8 @@ function admitted (request: FastifyRequest): boolean {
   return (request.routeOptions.config as unknown as Record<symbol, unknown>)[ADMIT] === true
 }
 
-export function createGate ({ inflight, lastCall, http1Sockets, retryAfter, refuseWhenClosed, gated }: GateParts): Gate {
+export function createGate (parts: GateParts): Gate {
+  const { inflight, lastCall, http1Sockets, retryAfter, refuseWhenClosed, gated, arrived } = parts
   let admission: Admission = 'open'
   let refused = 0
   const closing = new AbortController()
@@ -88,6 +91,7 @@ export function createGate ({ inflight, lastCall, http1Sockets, retryAfter, refu
   function onRequest (request: FastifyRequest, reply: FastifyReply, done: () => void): void {
     if (admission !== 'open') {
       gated(request)
+      if (!admitted(request)) arrived()
       if (admission !== 'begun') return closingOrClosed(request, reply, done)
     }
     inflight.admit(reply)

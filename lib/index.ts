@@ -13,6 +13,7 @@ import { watchOutsideRoutes } from './outside.ts'
 import { createReporter } from './report.ts'
 import { createSequence } from './sequence.ts'
 import { enroll, signalReady } from './signals.ts'
+import { createTraffic } from './traffic.ts'
 import { createWork } from './work.ts'
 
 export type { DrainResult } from './drain.ts'
@@ -44,14 +45,23 @@ declare module 'fastify' {
 const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastifyGraceful (fastify: FastifyInstance, rawOptions) {
   const options = resolveOptions(rawOptions as Record<string, unknown>)
   const connections = watchConnections(fastify, fastify.initialConfig.http2 === true)
-  const inflight = createInflight(connections.http1Sockets, LINGER_MS)
+  const traffic = createTraffic(options.kubernetes)
+  const inflight = createInflight(connections.http1Sockets, LINGER_MS, traffic.windowEnded)
   const lastCall = createLastCall()
   const reporter = createReporter(fastify)
   const outside = watchOutsideRoutes(fastify, reporter.outsideGate)
-  const gate = createGate({ inflight, lastCall, http1Sockets: connections.http1Sockets, retryAfter: options.retryAfter, refuseWhenClosed: refusesWhileClosing(fastify), gated: outside.gated })
+  const gate = createGate({
+    inflight,
+    lastCall,
+    http1Sockets: connections.http1Sockets,
+    retryAfter: options.retryAfter,
+    refuseWhenClosed: refusesWhileClosing(fastify),
+    gated: outside.gated,
+    arrived: traffic.arrived
+  })
   const hooks = createHooks(options.hookTimeout)
   const work = createWork()
-  const sequence = createSequence(fastify, options, { gate, inflight, hooks, connections, lastCall, reporter, work, outside })
+  const sequence = createSequence(fastify, options, { gate, inflight, hooks, connections, lastCall, reporter, work, outside, traffic })
 
   fastify.decorate('isShuttingDown', { getter: () => sequence.isShuttingDown })
   fastify.decorate('shutdownSignal', gate.signal)
@@ -67,7 +77,7 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   // avvio fails a preClose hook that outlasts pluginTimeout, so app.close() drains from an onClose hook added once ready:
   // onClose hooks run last in, first out and untimed, so it runs before Fastify's own close step (added at preReady).
   fastify.addHook('onReady', async () => { (fastify as unknown as { onClose (fn: () => Promise<void>): void }).onClose(sequence.beforeClose) })
-  if (options.health !== false) addHealthRoutes(fastify, options.health, () => !sequence.isShuttingDown)
+  if (options.health !== false) addHealthRoutes(fastify, options.health, () => !sequence.isShuttingDown, traffic)
 
   let leave = (): void => {}
   if (options.signals !== false) {

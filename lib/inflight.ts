@@ -27,6 +27,8 @@ export interface Inflight {
   pending (): Exchange[]
   /** True when a request passed the gate (admission open) within the last `recentMs` or so (at most twice that); false when none did within `recentMs`. */
   readonly admittedRecently: boolean
+  /** Requests that passed the gate while admission was open, health probes included. */
+  readonly admitted: number
   /** Resolves once no request is in flight. */
   whenIdle (): Promise<void>
 }
@@ -34,7 +36,11 @@ export interface Inflight {
 /** The response an HTTP/1 socket is busy with; Node keeps it there from the first byte of the request to the last of the response. */
 type BusySocket = Socket & { _httpMessage?: ServerResponse | null }
 
-export function createInflight (http1Sockets: ReadonlySet<Socket>, recentMs: number): Inflight {
+/**
+ * `windowEnded` hears, once per `recentMs` while requests keep coming, how many have been admitted so far: the pace
+ * of the traffic, read without a clock per request (the quiet rule, lib/traffic.ts).
+ */
+export function createInflight (http1Sockets: ReadonlySet<Socket>, recentMs: number, windowEnded: (admitted: number) => void): Inflight {
   const open = new Map<ServerResponse, Exchange>()
   let waiters: Array<() => void> = []
   // No clock read per request (issue 11): a timer armed by the first request after a quiet spell, kept armed by a
@@ -42,7 +48,9 @@ export function createInflight (http1Sockets: ReadonlySet<Socket>, recentMs: num
   let recent = false
   let again = false
   let window: NodeJS.Timeout | undefined
+  let admitted = 0
   function windowEnds (): void {
+    windowEnded(admitted)
     if (again) {
       again = false
       window!.refresh()
@@ -73,6 +81,7 @@ export function createInflight (http1Sockets: ReadonlySet<Socket>, recentMs: num
 
   return {
     admit (reply) {
+      admitted++
       if (recent) {
         again = true
       } else {
@@ -99,6 +108,9 @@ export function createInflight (http1Sockets: ReadonlySet<Socket>, recentMs: num
     },
     get admittedRecently () {
       return recent
+    },
+    get admitted () {
+      return admitted
     },
     whenIdle () {
       if (open.size === 0) return Promise.resolve()

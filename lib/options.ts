@@ -17,10 +17,15 @@ export interface FastifyGracefulOptions {
   /** Seconds for the Retry-After header of refused requests; false omits the header. Default 1. */
   retryAfter?: number | false
   /**
-   * ms to keep serving after a signal, with readiness failing and every response carrying Connection: close,
+   * The least ms to keep serving after a signal, with readiness failing and every response carrying Connection: close,
    * before admission closes. Default 0, or 5000 when KUBERNETES_SERVICE_HOST is set. Counts against `timeout`.
    */
   delay?: number
+  /**
+   * The most ms to keep serving after a signal while the balancers still send traffic: at this bound the port closes
+   * anyway. Default 10000 (less when `timeout` leaves less room). Counts against `timeout`.
+   */
+  maxDelay?: number
   /** Readiness and liveness routes; default false: no route is added. */
   health?: boolean | HealthOptions
 }
@@ -41,6 +46,9 @@ export interface ResolvedOptions {
   exit: boolean
   retryAfter: number | false
   delay: number
+  maxDelay: number
+  /** KUBERNETES_SERVICE_HOST was set: kube-proxy keeps sending until the endpoint removal reaches the node. */
+  kubernetes: boolean
   health: ResolvedHealth | false
 }
 
@@ -57,6 +65,8 @@ export const DEFAULTS: ResolvedOptions = {
   exit: true,
   retryAfter: 1,
   delay: 0,
+  maxDelay: 10_000,
+  kubernetes: false,
   health: false
 }
 
@@ -100,9 +110,9 @@ function checkRetryAfter (value: unknown): number | false {
   return value
 }
 
-function checkDelay (value: unknown): number {
+function checkDelay (name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_TIMER) {
-    throw invalid('delay', `a number of milliseconds from 0 to ${MAX_TIMER}`, value)
+    throw invalid(name, `a number of milliseconds from 0 to ${MAX_TIMER}`, value)
   }
   return value
 }
@@ -149,7 +159,7 @@ export function refusesWhileClosing (fastify: object): boolean {
 
 /** Defaults filled in and every value checked, so that nothing wrong waits until a shutdown to surface. */
 export function resolveOptions (options: Record<string, unknown>): ResolvedOptions {
-  const known = Object.keys(DEFAULTS)
+  const known = Object.keys(DEFAULTS).filter(name => name !== 'kubernetes')
   for (const name of Object.keys(options)) {
     if (!known.includes(name) && !REGISTER_OPTIONS.includes(name)) {
       throw new FST_GRACEFUL_UNKNOWN_OPTION(name, show(options[name]), known.join(', '))
@@ -163,13 +173,24 @@ export function resolveOptions (options: Record<string, unknown>): ResolvedOptio
     signals: checkSignals(given('signals')),
     exit: checkBoolean('exit', given('exit')),
     retryAfter: checkRetryAfter(given('retryAfter')),
-    delay: checkDelay(options.delay === undefined ? (onKubernetes ? KUBERNETES_DELAY : DEFAULTS.delay) : options.delay),
+    delay: checkDelay('delay', options.delay === undefined ? (onKubernetes ? KUBERNETES_DELAY : DEFAULTS.delay) : options.delay),
+    maxDelay: options.maxDelay === undefined ? DEFAULTS.maxDelay : checkDelay('maxDelay', options.maxDelay),
+    kubernetes: onKubernetes,
     health: checkHealth(given('health'))
   }
   const room = roomAfterDelay(resolved.timeout, resolved.hookTimeout)
-  if (resolved.delay > resolved.timeout - room) {
+  const latest = resolved.timeout - room
+  if (resolved.delay > latest) {
     const why = options.delay === undefined ? ' (the default on Kubernetes, where KUBERNETES_SERVICE_HOST is set)' : ''
-    throw new FST_GRACEFUL_DELAY_TOO_LONG(resolved.delay, why, resolved.timeout, room)
+    throw new FST_GRACEFUL_DELAY_TOO_LONG('delay', resolved.delay, why, resolved.timeout, room, 'delay', 'delay')
+  }
+  if (options.maxDelay === undefined) {
+    // The default bound gives way to a short timeout, and never ends the serving before `delay` does.
+    resolved.maxDelay = Math.max(resolved.delay, Math.min(DEFAULTS.maxDelay, latest))
+  } else if (resolved.maxDelay > latest) {
+    throw new FST_GRACEFUL_DELAY_TOO_LONG('maxDelay', resolved.maxDelay, '', resolved.timeout, room, 'maxDelay', 'maxDelay')
+  } else if (resolved.maxDelay < resolved.delay) {
+    throw invalid('maxDelay', `at least delay (${resolved.delay} ms)`, resolved.maxDelay)
   }
   return resolved
 }

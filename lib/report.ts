@@ -3,7 +3,15 @@ import { performance } from 'node:perf_hooks'
 import { endChannel, hookChannel, isolated, openWindow, phaseChannel, startChannel } from './channels.ts'
 import type { DrainResult } from './drain.ts'
 import type { HookOutcome, ShutdownCause } from './hooks.ts'
+import type { HandOverEnd } from './traffic.ts'
 import type { WorkResult } from './work.ts'
+
+const SERVED: Record<HandOverEnd, string> = {
+  quiet: 'the health checkers were answered 503 and the traffic stopped',
+  'nobody watching': 'no health checker polled readiness before the signal: a balancer learns from the refusal',
+  bound: 'the traffic did not stop before maxDelay',
+  'cut short': 'the drain was asked for'
+}
 
 export interface ShutdownSummary {
   cause: ShutdownCause
@@ -36,6 +44,8 @@ export interface Facts {
 export interface Reporter {
   start (cause: ShutdownCause, inflight: number, error: unknown, budget: { timeout: number, delay: number }): void
   phase (phase: Phase, event: 'start' | 'end'): void
+  /** The serving after the signal ended (lib/traffic.ts says why), `ms` after the signal. */
+  served (ended: HandOverEnd, ms: number): void
   /** Runs one hook inside its trace, when somebody traces hooks; logs its outcome either way. */
   hook (name: string, limitMs: number, run: () => Promise<HookOutcome>): Promise<HookOutcome>
   summary (facts: Facts): ShutdownSummary
@@ -117,6 +127,10 @@ export function createReporter (fastify: FastifyInstance): Reporter {
         log.error({ graceful, err: error }, `graceful shutdown started by an uncaught error: ${inflight} request(s) in flight`)
       }
       if (startChannel.hasSubscribers) isolated(subscriberThrew, () => startChannel.publish({ fastify, cause, inflight, timeout, delay, error }))
+    },
+
+    served (ended, ms) {
+      log.info({ graceful: { event: 'served', ended, durationMs: round(ms) } }, `served for ${Math.round(ms)} ms after the signal (${SERVED[ended]}): the port closes`)
     },
 
     phase (phase, event) {

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify'
 import { performance } from 'node:perf_hooks'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { Connections } from './connections.ts'
 import { drain, type DrainResult } from './drain.ts'
 import type { Gate } from './gate.ts'
@@ -11,6 +10,7 @@ import type { OutsideRoutes } from './outside.ts'
 import type { ResolvedOptions } from './options.ts'
 import type { Reporter, ShutdownSummary } from './report.ts'
 import { closeWebSockets } from './websockets.ts'
+import type { Traffic } from './traffic.ts'
 import type { Work, WorkResult } from './work.ts'
 
 /** Kept free at the end of the budget for the summary line, the log flush and the exit itself. */
@@ -45,13 +45,14 @@ export interface Parts {
   reporter: Reporter
   work: Work
   outside: Pick<OutsideRoutes, 'watch'>
+  traffic: Traffic
 }
 
 /**
  * The one place that says what runs next: begin → delay window → drain → close → hooks → summary.
  * Each step runs once, whichever way in (signal, app.drain(), app.close()); only a signal waits out the delay.
  */
-export function createSequence (fastify: FastifyInstance, options: ResolvedOptions, { gate, inflight, hooks, connections, lastCall, reporter, work, outside }: Parts): Sequence {
+export function createSequence (fastify: FastifyInstance, options: ResolvedOptions, { gate, inflight, hooks, connections, lastCall, reporter, work, outside, traffic }: Parts): Sequence {
   let cause: ShutdownCause | null = null
   let crashed = false
   let closeFailed = false
@@ -91,14 +92,23 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     deadline = performance.now() + options.timeout - exitMargin(options.timeout)
   }
 
-  /** Keep serving, readiness failing and every response asking for Connection: close, until the delay is over. */
+  /** Nobody will stop sending on their own and nothing is asked to wait: the port may close at the signal. */
+  function closesAtOnce (): boolean {
+    return options.delay === 0 && !traffic.watched
+  }
+
+  /**
+   * Keep serving, readiness failing and every response asking for Connection: close, until the balancers have stopped
+   * sending (lib/traffic.ts): never less than `delay`, never more than `maxDelay`.
+   */
   async function delayWindow (): Promise<void> {
-    if (options.delay === 0 || drained !== null) return
+    if (closesAtOnce() || drained !== null) return
     reporter.phase('delay', 'start')
     gate.announce()
     for (const exchange of inflight.exchanges()) lastCall.askToClose(exchange)
-    await sleep(options.delay, undefined, { signal: skipDelay.signal }).catch(() => {})
+    const ended = await traffic.handOver(options.delay, options.maxDelay, skipDelay.signal)
     delayMs = performance.now() - startedAt
+    reporter.served(ended, delayMs)
     reporter.phase('delay', 'end')
   }
 
@@ -125,8 +135,6 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
   function drainOnce (): Promise<DrainResult> {
     skipDelay.abort()
     const start = (): Promise<DrainResult> => {
-      // First of all: a connection that reaches the port while it closes is reset instead of refused.
-      connections.stopListening()
       drainBy = deadline - hooks.reserve(deadline - performance.now())
       reporter.phase('drain', 'start')
       work.count()
@@ -161,9 +169,10 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     },
 
     async shutdown (why, error) {
+      traffic.begin(inflight.admitted)
       // With nothing to wait for before the drain, the port closes before anything else runs, the first log line
       // included: a connection that reaches it from then on is refused, none is caught in the accept queue and reset.
-      if (options.delay === 0 && !hooks.has('preDrain')) connections.stopListening()
+      if (closesAtOnce() && !hooks.has('preDrain')) connections.stopListening()
       begin(why, error)
       restartClock()
       await Promise.all([delayWindow(), preDrainOnce()])

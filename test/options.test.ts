@@ -18,8 +18,8 @@ const refused: Array<[string, Record<string, unknown>, RegExp]> = [
   ['a negative retryAfter', { retryAfter: -5 }, /option "retryAfter" must be false or a whole number of seconds, 0 or more, got -5/],
   ['a fractional retryAfter', { retryAfter: 1.5 }, /"retryAfter".*got 1.5/],
   ['retryAfter: true', { retryAfter: true }, /"retryAfter".*got true/],
-  ...['timeout', 'hookTimeout', 'signals', 'exit', 'retryAfter', 'delay', 'health'].map(name => [`${name}: null`, { [name]: null }, new RegExp(`option "${name}" must be .*, got null$`)] as [string, Record<string, unknown>, RegExp]),
-  ['a misspelt option', { timout: 1000 }, /unknown option "timout" \(got 1000\); known options are: timeout, hookTimeout, signals, exit, retryAfter, delay, health/]
+  ...['timeout', 'hookTimeout', 'signals', 'exit', 'retryAfter', 'delay', 'maxDelay', 'health'].map(name => [`${name}: null`, { [name]: null }, new RegExp(`option "${name}" must be .*, got null$`)] as [string, Record<string, unknown>, RegExp]),
+  ['a misspelt option', { timout: 1000 }, /unknown option "timout" \(got 1000\); known options are: timeout, hookTimeout, signals, exit, retryAfter, delay, maxDelay, health/]
 ]
 
 for (const [what, options, message] of refused) {

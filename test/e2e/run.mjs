@@ -1,7 +1,9 @@
 // Standalone runner for the e2e scenarios: prints the side-by-side table (or JSON with --json).
-//   node test/e2e/run.mjs haproxy|nginx|k8s [--only plugin|plain] [--restarts N] [--connections N] [--delay MS] [--json] [--keep]
-//     haproxy: HTTP mode, active checks; nginx: passive only; k8s: HAProxy in TCP mode, no retries, the
-//     server put into maintenance --maint-after ms after SIGTERM, the apps see KUBERNETES_SERVICE_HOST.
+//   node test/e2e/run.mjs haproxy|haproxy-noretry|nginx|k8s|k8s-late [--only plugin|plain] [--restarts N]
+//                         [--connections N] [--fresh N] [--delay MS] [--json] [--keep]
+//     haproxy: HTTP mode, active checks, retries; haproxy-noretry: the same with `retries 0`; nginx: passive only;
+//     k8s: HAProxy in TCP mode, no retries, the server put into maintenance 1 s (k8s-late: 8 s, or --maint-after ms)
+//     after SIGTERM, the apps see KUBERNETES_SERVICE_HOST, 8 clients open a connection per request (--fresh N).
 //     The plugin runs as the README's quick start plus `health: true`; --delay MS runs examples/app.mjs
 //     with that delay instead (the tuned configuration).
 //   node test/e2e/run.mjs pm2     [--only plugin|plain] [--reloads N]  [--json] [--keep]
@@ -29,7 +31,8 @@ const { positionals, values } = parseArgs({
     delay: { type: 'string' }, // run examples/app.mjs with this delay, in ms, instead of the quick start
     restarts: { type: 'string', default: '10' },
     connections: { type: 'string', default: '16' },
-    'maint-after': { type: 'string', default: '1000' },
+    'maint-after': { type: 'string' },
+    fresh: { type: 'string' },
     reloads: { type: 'string', default: '3' },
     json: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false }
@@ -47,10 +50,21 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 const cases = values.only ? [values.only] : ['plugin', 'plain']
 const results = []
 
-if (which === 'haproxy' || which === 'nginx' || which === 'k8s') {
-  const version = which === 'nginx' ? nginxVersion() : haproxyVersion()
+// The variants: HAProxy without retries (the class of balancers that do not retry a refused connection), and the
+// L4 case with the endpoint removal reaching the balancer 8 s after SIGTERM, later than the Kubernetes floor.
+const VARIANTS = {
+  haproxy: { balancer: 'haproxy' },
+  'haproxy-noretry': { balancer: 'haproxy', retries: false },
+  nginx: { balancer: 'nginx' },
+  k8s: { balancer: 'k8s', fresh: 8 },
+  'k8s-late': { balancer: 'k8s', fresh: 8, maintAfterMs: 8000 }
+}
+
+if (which in VARIANTS) {
+  const variant = VARIANTS[which]
+  const version = variant.balancer === 'nginx' ? nginxVersion() : haproxyVersion()
   if (!version) {
-    const binary = which === 'nginx' ? 'nginx' : 'haproxy'
+    const binary = variant.balancer === 'nginx' ? 'nginx' : 'haproxy'
     console.error(`${binary} not found on PATH: install it (Debian: apt-get install -y ${binary})`)
     process.exit(2)
   }
@@ -59,13 +73,14 @@ if (which === 'haproxy' || which === 'nginx' || which === 'k8s') {
     results.push(await runRollingRestart({
       name,
       app: values.app ?? (tuned ? APPS.tuned : APPS[name]),
-      balancer: which,
       restarts: Number(values.restarts),
       connections: Number(values.connections),
-      maintAfterMs: Number(values['maint-after']),
+      maintAfterMs: Number(values['maint-after'] ?? 1000),
+      fresh: Number(values.fresh ?? 0),
+      ...variant,
       keep: values.keep,
       env: {
-        ...(which === 'k8s' ? { KUBERNETES_SERVICE_HOST: '10.0.0.1' } : {}),
+        ...(variant.balancer === 'k8s' ? { KUBERNETES_SERVICE_HOST: '10.0.0.1' } : {}),
         ...(tuned ? { GRACEFUL_DELAY: values.delay, GRACEFUL_TIMEOUT: '10000' } : {})
       }
     }))
@@ -75,7 +90,7 @@ if (which === 'haproxy' || which === 'nginx' || which === 'k8s') {
     results.push(await runPm2Reload({ name, app: values.app ?? APPS[name], reloads: Number(values.reloads), keep: values.keep }))
   }
 } else {
-  console.error('usage: node test/e2e/run.mjs haproxy|nginx|k8s|pm2 [--only plugin|plain] [--json] [--keep]')
+  console.error(`usage: node test/e2e/run.mjs ${Object.keys(VARIANTS).join('|')}|pm2 [--only plugin|plain] [--json] [--keep]`)
   process.exit(2)
 }
 

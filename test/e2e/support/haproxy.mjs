@@ -20,12 +20,15 @@ export function haproxyVersion () {
  * - `retries 2` + `option redispatch`: a refused connect (instance gone, port closed) is retried on
  *   the other server. `retry-on` keeps its default (conn-failure): nothing was sent, so this is safe
  *   for POST too, and a 503 or a reset after the request was sent is never retried.
+ *   With `retries: false`, `retries 0` and no redispatch: a refused connect is the client's 503, as behind
+ *   the balancers that do not retry (Traefik without its Retry middleware, Envoy without a retry policy, a cloud
+ *   L7 balancer, Go-based proxies in general).
  * - `http-reuse safe` (the default, spelled out): server connections are kept alive and shared;
  *   we do not hide keep-alive races behind `option http-server-close`.
  * - `option dontlog-normal`: only abnormal sessions (errors, retries, redispatches) are logged
  *   (E2E_HAPROXY_LOG_ALL=1 logs every request, to follow one by its x-request-id).
  */
-export function haproxyConfig ({ port, servers, socket }) {
+export function haproxyConfig ({ port, servers, socket, retries = true }) {
   return `global
   log stdout format raw local0 info
   stats socket ${socket} mode 600 level admin
@@ -41,8 +44,7 @@ defaults
   timeout server 5s
   timeout http-keep-alive 30s
   timeout check ${CHECK.timeout}ms
-  retries 2
-  option redispatch
+  ${retries ? 'retries 2\n  option redispatch' : 'retries 0'}
   http-reuse safe
 
 frontend fe
@@ -93,10 +95,10 @@ ${servers.map(({ name, port }) => `  server ${name} 127.0.0.1:${port}`).join('\n
 `
 }
 
-export async function startHaproxy ({ dir, port, servers, tcp = false }) {
+export async function startHaproxy ({ dir, port, servers, tcp = false, retries = true }) {
   const socket = join(dir, 'haproxy.sock')
   const cfg = join(dir, 'haproxy.cfg')
-  writeFileSync(cfg, (tcp ? haproxyTcpConfig : haproxyConfig)({ port, servers, socket }))
+  writeFileSync(cfg, (tcp ? haproxyTcpConfig : haproxyConfig)({ port, servers, socket, retries }))
   const log = []
   const proc = start('haproxy', ['-db', '-f', cfg])
   proc.child.stdout.on('data', (chunk) => log.push(...chunk.toString().split('\n').filter(Boolean)))

@@ -1,10 +1,12 @@
 // Keep-alive load generator: `connections` workers, each sending one request at a time (GET and
-// POST alternately) with a short pause, over a pool of as many persistent connections.
+// POST alternately) with a short pause, over a pool of as many persistent connections; and `fresh`
+// workers more that open a new connection for each request.
 // Every client-visible failure is recorded: a non-2xx status, a socket error, a time-out.
+import http from 'node:http'
 import { Pool } from 'undici'
 import { setTimeout as sleep } from 'node:timers/promises'
 
-export function startLoad ({ origin, connections = 16, pauseMs = 20, timeoutMs = 10_000, t0 = Date.now() }) {
+export function startLoad ({ origin, connections = 16, fresh = 0, pauseMs = 20, timeoutMs = 10_000, t0 = Date.now() }) {
   const pool = new Pool(origin, {
     connections,
     pipelining: 1,
@@ -17,6 +19,23 @@ export function startLoad ({ origin, connections = 16, pauseMs = 20, timeoutMs =
   const servedAt = new Map()
   const state = { running: true }
   let seq = 0
+
+  /** A client that opens a connection per request (a caller without a pool, a cron job, a Go client with keep-alive off). */
+  function viaNewConnection (opts) {
+    const { hostname, port } = new URL(origin)
+    return new Promise((resolve, reject) => {
+      const req = http.request({ host: hostname, port, agent: false, method: opts.method, path: opts.path, headers: opts.headers }, res => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', chunk => { text += chunk })
+        res.on('end', () => resolve({ statusCode: res.statusCode, headers: res.headers, body: { text: async () => text } }))
+        res.on('error', reject)
+      })
+      req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' })))
+      req.on('error', reject)
+      req.end(opts.body)
+    })
+  }
 
   async function one (worker, method) {
     const id = `${worker}-${++seq}`
@@ -33,7 +52,7 @@ export function startLoad ({ origin, connections = 16, pauseMs = 20, timeoutMs =
     stats.total++
     stats[method.toLowerCase()]++
     try {
-      const res = await pool.request(opts)
+      const res = worker >= connections ? await viaNewConnection(opts) : await pool.request(opts)
       const body = await res.body.text()
       if (res.statusCode >= 200 && res.statusCode < 300) {
         stats.ok++
@@ -62,7 +81,7 @@ export function startLoad ({ origin, connections = 16, pauseMs = 20, timeoutMs =
     }
   }
 
-  const workers = Array.from({ length: connections }, (_, n) => worker(n))
+  const workers = Array.from({ length: connections + fresh }, (_, n) => worker(n))
 
   return {
     stats,

@@ -24,10 +24,12 @@ import { startLoad } from './load.mjs'
  * @param {'haproxy'|'nginx'|'k8s'} [opts.balancer]
  * @param {number} [opts.maintAfterMs] k8s: the terminating server still gets new connections this long after SIGTERM
  * @param {number} [opts.connections]  keep-alive clients
+ * @param {number} [opts.fresh]  clients that open a connection per request
+ * @param {boolean} [opts.retries]  haproxy: retry a refused connect on the other server (false: `retries 0`)
  */
 export async function runRollingRestart (opts) {
   const { name, app, env = {}, restarts = 10, exitTimeoutMs = 15_000, settleMs = 500, keep = false } = opts
-  const { balancer = 'haproxy', maintAfterMs = 1000, connections = 16 } = opts
+  const { balancer = 'haproxy', maintAfterMs = 1000, connections = 16, fresh = 0, retries = true } = opts
   const dir = mkdtempSync(join(tmpdir(), `fg-e2e-${name}-`))
   const t0 = Date.now()
   const events = []
@@ -38,6 +40,8 @@ export async function runRollingRestart (opts) {
   const restartTimes = []
   let forcedKills = 0
   const exitCodes = []
+  // From SIGTERM to the exit, per restart, as the runner sees it.
+  const exitMs = []
   let generation = 0
 
   const launch = (inst) => {
@@ -90,11 +94,11 @@ export async function runRollingRestart (opts) {
     // nginx has no checks: it starts once both instances answer, or its first request marks them failed.
     if (balancer === 'nginx') for (const inst of instances) await back(inst)
     if (balancer === 'nginx') nginx = await startNginx({ dir, port: await freePort(), servers: instances })
-    else haproxy = await startHaproxy({ dir, port: await freePort(), servers: instances, tcp: balancer === 'k8s' })
+    else haproxy = await startHaproxy({ dir, port: await freePort(), servers: instances, tcp: balancer === 'k8s', retries })
     procs.push(front().proc)
     for (const inst of instances) await back(inst)
     note('both UP, load starts')
-    load = startLoad({ origin: `http://127.0.0.1:${front().port}`, connections, t0 })
+    load = startLoad({ origin: `http://127.0.0.1:${front().port}`, connections, fresh, t0 })
     await sleep(1000)
 
     for (let i = 0; i < restarts; i++) {
@@ -108,6 +112,7 @@ export async function runRollingRestart (opts) {
         ? sleep(maintAfterMs).then(() => haproxy.admin(`set server app/${inst.name} state maint`)).then(() => note(`${inst.name} in maintenance`))
         : null
       let exit = await waitExit(old, exitTimeoutMs)
+      if (exit) exitMs.push(Date.now() - began)
       await maint
       if (!exit) {
         forcedKills++
@@ -137,6 +142,7 @@ export async function runRollingRestart (opts) {
       restarts,
       forcedKills,
       exitCodes,
+      exitMs,
       restartMs: { min: Math.min(...restartTimes), max: Math.max(...restartTimes) },
       durationMs: Date.now() - t0,
       balancer,
