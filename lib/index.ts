@@ -6,6 +6,7 @@ import { createGate } from './gate.ts'
 import { addHealthRoutes } from './health.ts'
 import { createHooks, type ShutdownHook, type ShutdownHookOptions } from './hooks.ts'
 import { createInflight } from './inflight.ts'
+import { watchInjects } from './injects.ts'
 import { createLastCall } from './last-call.ts'
 import { refusesWhileClosing, resolveOptions, type FastifyGracefulOptions } from './options.ts'
 import { warnAboutNeighbours } from './neighbours.ts'
@@ -48,10 +49,11 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   const lastCall = createLastCall()
   const reporter = createReporter(fastify)
   const outside = watchOutsideRoutes(fastify, reporter.outsideGate)
-  const gate = createGate({ inflight, lastCall, http1Sockets: connections.http1Sockets, retryAfter: options.retryAfter, refuseWhenClosed: refusesWhileClosing(fastify), gated: outside.gated })
+  const injects = watchInjects(fastify)
+  const gate = createGate({ inflight, lastCall, http1Sockets: connections.http1Sockets, retryAfter: options.retryAfter, refuseWhenClosed: refusesWhileClosing(fastify), gated: outside.gated, issuedEarly: injects.issuedEarly })
   const hooks = createHooks(options.hookTimeout)
   const work = createWork()
-  const sequence = createSequence(fastify, options, { gate, inflight, hooks, connections, lastCall, reporter, work, outside })
+  const sequence = createSequence(fastify, options, { gate, inflight, hooks, connections, lastCall, reporter, work, outside, injects })
 
   fastify.decorate('isShuttingDown', { getter: () => sequence.isShuttingDown })
   fastify.decorate('shutdownSignal', gate.signal)
