@@ -128,8 +128,10 @@ function byTest (tests) {
   const map = new Map()
   for (const test of tests) {
     const file = test.file === undefined ? '?' : relative(copy, test.file)
-    let key = `${file}\t${test.name}`
-    for (let n = 2; map.has(key); n++) key = `${file}\t${test.name} #${n}`
+    // A file that failed as a whole (timed out, crashed) is reported under its own path.
+    const name = test.name === test.file ? '(the whole file)' : test.name
+    let key = `${file}\t${name}`
+    for (let n = 2; map.has(key); n++) key = `${file}\t${name} #${n}`
     map.set(key, { ...test, file })
   }
   return map

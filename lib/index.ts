@@ -68,7 +68,11 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   fastify.addHook('preClose', sequence.preClose)
   // avvio fails a preClose hook that outlasts pluginTimeout, so app.close() drains from an onClose hook added once ready:
   // onClose hooks run last in, first out and untimed, so it runs before Fastify's own close step (added at preReady).
-  fastify.addHook('onReady', async () => { (fastify as unknown as { onClose (fn: () => Promise<void>): void }).onClose(sequence.beforeClose) })
+  const beforeClose = (): Promise<void> => {
+    injects.closeBegins()
+    return sequence.beforeClose()
+  }
+  fastify.addHook('onReady', async () => { (fastify as unknown as { onClose (fn: () => Promise<void>): void }).onClose(beforeClose) })
   if (options.health !== false) addHealthRoutes(fastify, options.health, () => !sequence.isShuttingDown)
 
   let leave = (): void => {}

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { FST_ERR_REOPENED_CLOSE_SERVER } from './errors.ts'
 
 /** What inject() returns without a callback (light-my-request's Chain): it dispatches a tick later, or when awaited. */
 interface Chain {
@@ -14,6 +15,8 @@ export interface Injects {
    * issued before it have not reached the gate yet, and a promise that they have all been answered.
    */
   drainStarts (inFlight: ReadonlyArray<{ req: object }>, wait: boolean): { onTheirWay: number, answered: Promise<void> }
+  /** close() has begun: from now on inject() fails as Fastify's does once closing (the drain runs before Fastify's step). */
+  closeBegins (): void
 }
 
 /**
@@ -23,6 +26,7 @@ export interface Injects {
  */
 export function watchInjects (fastify: FastifyInstance): Injects {
   let draining = false
+  let closing = false
   let early = new WeakSet<object>()
   // Each inject() call not answered yet, with its request once dispatched.
   const unanswered = new Map<object, object | undefined>()
@@ -35,6 +39,12 @@ export function watchInjects (fastify: FastifyInstance): Injects {
 
   const inject = fastify.inject
   fastify.inject = function (this: FastifyInstance, ...args: unknown[]) {
+    if (closing) {
+      const callback = args[1]
+      if (typeof callback !== 'function') return Promise.reject(new FST_ERR_REOPENED_CLOSE_SERVER())
+      callback(new FST_ERR_REOPENED_CLOSE_SERVER())
+      return
+    }
     const chain = (inject as (...args: unknown[]) => unknown).apply(this, args) as Chain | undefined
     const dispatch = chain?.dispatch
     // With a callback, or once closed, inject() dispatches at once or fails: nothing is on its way.
@@ -51,6 +61,9 @@ export function watchInjects (fastify: FastifyInstance): Injects {
   } as FastifyInstance['inject']
 
   return {
+    closeBegins () {
+      closing = true
+    },
     issuedEarly (req) {
       return early.has(req)
     },

@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { build } from './helpers/app.ts'
+import { request } from './helpers/http.ts'
 
 const TIMEOUT = 10_000
 
@@ -87,4 +88,23 @@ t.test('inject() with a callback, and as a chain, before drain()', async t => {
   t.equal(await viaCallback, 200)
   t.equal((await viaChain).statusCode, 200)
   await app.close()
+})
+
+t.test('inject() while close() drains fails as with Fastify alone (FST_ERR_REOPENED_CLOSE_SERVER), not with a 503', async t => {
+  const { app } = await build({ timeout: TIMEOUT })
+  app.get('/slow', async () => {
+    await sleep(300)
+    return 'slow'
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  const slow = request(port, '/slow')
+  await sleep(50)
+  const closed = app.close()
+  await sleep(50)
+  await t.rejects(app.inject('/slow'), { code: 'FST_ERR_REOPENED_CLOSE_SERVER' })
+  const error = await new Promise(resolve => { app.inject('/slow', err => resolve(err)) })
+  t.match(error, { code: 'FST_ERR_REOPENED_CLOSE_SERVER' }, 'with a callback too')
+  t.equal((await slow).status, 200, 'the drain still serves what was in flight')
+  await closed
 })
