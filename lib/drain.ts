@@ -59,7 +59,7 @@ export interface DrainParts {
   lastCall: LastCall
   retryAfter: number | false
   injects: Injects
-  /** False for app.close(), which leaves inject() requests alone as Fastify's own close() does; true for app.drain(). */
+  /** False for app.close(), which leaves inject() requests alone as Fastify's own close() does. */
   waitForInjects: boolean
   /** Tells the long-lived connections (HTTP/2 sessions, WebSockets) to go, once admission is closed. */
   farewell (): void
@@ -86,7 +86,8 @@ export function drain (parts: DrainParts, drainBy: number): Promise<DrainResult>
     gate.close()
     const left = inflight.pending()
     for (const exchange of left) cut(exchange, retryAfter)
-    const cutOnTheirWay = left.filter(exchange => parts.injects.issuedEarly(exchange.req) && !inFlight.includes(exchange)).length
+    const onTheirWay = (e: Exchange): boolean => parts.injects.issuedEarly(e.req) && !inFlight.includes(e)
+    const cutOnTheirWay = left.filter(onTheirWay).length
     return {
       inflight: inFlight.length + early.onTheirWay,
       completed: inFlight.filter(exchange => !left.includes(exchange)).length + early.onTheirWay - cutOnTheirWay,
@@ -126,7 +127,9 @@ function release (exchange: Exchange, lastCall: LastCall): void {
 }
 
 /** True once nothing is in flight and no idle connection is left to bring a request; false at the deadline. */
-async function settle (idle: () => Promise<void>, inflight: Inflight, connections: Connections, lingerUntil: number, drainBy: number): Promise<boolean> {
+async function settle (
+  idle: () => Promise<void>, inflight: Inflight, connections: Connections, lingerUntil: number, drainBy: number
+): Promise<boolean> {
   for (;;) {
     if (!await within(idle(), drainBy - performance.now())) return false
     const linger = lingerUntil - performance.now()

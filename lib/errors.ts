@@ -7,7 +7,10 @@ export function show (value: unknown): string {
 }
 
 /** Fastify's own error for inject() once close() has begun (same code and message); inject() keeps that contract. */
-export const FST_ERR_REOPENED_CLOSE_SERVER = createError('FST_ERR_REOPENED_CLOSE_SERVER', 'Fastify has already been closed and cannot be reopened')
+export const FST_ERR_REOPENED_CLOSE_SERVER = createError(
+  'FST_ERR_REOPENED_CLOSE_SERVER',
+  'Fastify has already been closed and cannot be reopened'
+)
 
 export const FST_GRACEFUL_INVALID_OPTION = createError<'FST_GRACEFUL_INVALID_OPTION', [string, string, string]>(
   'FST_GRACEFUL_INVALID_OPTION',

@@ -56,7 +56,8 @@ function admitted (request: FastifyRequest): boolean {
   return (request.routeOptions.config as unknown as Record<symbol, unknown>)[ADMIT] === true
 }
 
-export function createGate ({ inflight, lastCall, http1Sockets, retryAfter, refuseWhenClosed, gated, issuedEarly }: GateParts): Gate {
+export function createGate (parts: GateParts): Gate {
+  const { inflight, lastCall, http1Sockets, retryAfter, refuseWhenClosed, gated, issuedEarly } = parts
   let admission: Admission = 'open'
   let refused = 0
   const closing = new AbortController()

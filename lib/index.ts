@@ -50,10 +50,19 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   const reporter = createReporter(fastify)
   const outside = watchOutsideRoutes(fastify, reporter.outsideGate)
   const injects = watchInjects(fastify)
-  const gate = createGate({ inflight, lastCall, http1Sockets: connections.http1Sockets, retryAfter: options.retryAfter, refuseWhenClosed: refusesWhileClosing(fastify), gated: outside.gated, issuedEarly: injects.issuedEarly })
+  const gate = createGate({
+    inflight,
+    lastCall,
+    http1Sockets: connections.http1Sockets,
+    retryAfter: options.retryAfter,
+    refuseWhenClosed: refusesWhileClosing(fastify),
+    gated: outside.gated,
+    issuedEarly: injects.issuedEarly
+  })
   const hooks = createHooks(options.hookTimeout)
   const work = createWork()
-  const sequence = createSequence(fastify, options, { gate, inflight, hooks, connections, lastCall, reporter, work, outside, injects })
+  const parts = { gate, inflight, hooks, connections, lastCall, reporter, work, outside, injects }
+  const sequence = createSequence(fastify, options, parts)
 
   fastify.decorate('isShuttingDown', { getter: () => sequence.isShuttingDown })
   fastify.decorate('shutdownSignal', gate.signal)
@@ -72,7 +81,10 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
     injects.closeBegins()
     return sequence.beforeClose()
   }
-  fastify.addHook('onReady', async () => { (fastify as unknown as { onClose (fn: () => Promise<void>): void }).onClose(beforeClose) })
+  const onClose = (fn: () => Promise<void>): void => {
+    (fastify as unknown as { onClose (fn: () => Promise<void>): void }).onClose(fn)
+  }
+  fastify.addHook('onReady', async () => { onClose(beforeClose) })
   if (options.health !== false) addHealthRoutes(fastify, options.health, () => !sequence.isShuttingDown)
 
   let leave = (): void => {}

@@ -15,7 +15,7 @@ export interface Injects {
    * issued before it have not reached the gate yet, and a promise that they have all been answered.
    */
   drainStarts (inFlight: ReadonlyArray<{ req: object }>, wait: boolean): { onTheirWay: number, answered: Promise<void> }
-  /** close() has begun: from now on inject() fails as Fastify's does once closing (the drain runs before Fastify's step). */
+  /** close() has begun: inject() fails from now on, as Fastify's does once closing (its step comes after the drain). */
   closeBegins (): void
 }
 

@@ -133,7 +133,8 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
       reporter.phase('drain', 'start')
       work.count()
       const waitForInjects = cause !== 'close'
-      return drain({ gate, inflight, connections, lastCall, retryAfter: options.retryAfter, farewell, injects, waitForInjects }, drainBy)
+      const { retryAfter } = options
+      return drain({ gate, inflight, connections, lastCall, retryAfter, farewell, injects, waitForInjects }, drainBy)
     }
     // Without pre-drain hooks, admission closes at once, as it always did.
     drained ??= (hooks.has('preDrain') ? preDrainOnce().then(start) : start()).then(async result => {
