@@ -67,8 +67,11 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
   }
 
   watch(fastify.server)
+  // As Fastify decides at close(): a server from serverFactory that the app listens on by itself is not ours to close.
+  let ours = fastifyInternal<{ serverFactory?: unknown }>(fastify, 'fastify.options')?.serverFactory === undefined
   // The extra servers exist once listen() has bound them all.
   fastify.addHook('onListen', async () => {
+    ours = true
     for (const server of fastifyInternal<Server[]>(fastify, 'fastify.serverBindings') ?? []) watch(server)
   })
 
@@ -79,7 +82,7 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
     http1Sockets,
     stopListening () {
       for (const server of servers) {
-        if (!server.listening) continue
+        if (!server.listening || !ours) continue
         // net.Server's close(), not http.Server's: that one would also drop idle keep-alive connections at once,
         // racing the next request a client may be sending on them.
         NetServer.prototype.close.call(server)

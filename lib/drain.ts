@@ -3,6 +3,7 @@ import { setImmediate as afterPoll, setTimeout as sleep } from 'node:timers/prom
 import type { Connections } from './connections.ts'
 import { unavailable, type Gate } from './gate.ts'
 import type { Exchange, Inflight } from './inflight.ts'
+import type { Injects } from './injects.ts'
 import { isHttp1, pipelinedAfter, type LastCall } from './last-call.ts'
 
 export interface DrainResult {
@@ -57,6 +58,9 @@ export interface DrainParts {
   connections: Connections
   lastCall: LastCall
   retryAfter: number | false
+  injects: Injects
+  /** False for app.close(), which leaves inject() requests alone as Fastify's own close() does. */
+  waitForInjects: boolean
   /** Tells the long-lived connections (HTTP/2 sessions, WebSockets) to go, once admission is closed. */
   farewell (): void
 }
@@ -66,27 +70,43 @@ export interface DrainParts {
  * connection already open is served until a response that says Connection: close; those left idle go after a short
  * linger; then, past the point of no return, what is still in flight at the deadline is cut.
  */
-export function drain ({ gate, inflight, connections, lastCall, retryAfter, farewell }: DrainParts, drainBy: number): Promise<DrainResult> {
+export function drain (parts: DrainParts, drainBy: number): Promise<DrainResult> {
+  const { gate, inflight, connections, lastCall, retryAfter, farewell } = parts
   const startedAt = performance.now()
   gate.lastCall()
   connections.stopListening()
   const lingerUntil = inflight.admittedRecently ? startedAt + LINGER_MS : 0
-  const inFlight = inflight.exchanges()
+  const inFlight = inFlightNow(parts)
+  const early = parts.injects.drainStarts(inFlight, parts.waitForInjects)
   for (const exchange of inFlight) release(exchange, lastCall)
   farewell()
 
-  return settle(inflight, connections, Math.min(lingerUntil, drainBy), drainBy).then(finished => {
+  const idle = (): Promise<void> => early.answered.then(() => inflight.whenIdle())
+  return settle(idle, inflight, connections, Math.min(lingerUntil, drainBy), drainBy).then(finished => {
     gate.close()
     const left = inflight.pending()
     for (const exchange of left) cut(exchange, retryAfter)
+    const onTheirWay = (e: Exchange): boolean => parts.injects.issuedEarly(e.req) && !inFlight.includes(e)
+    const cutOnTheirWay = left.filter(onTheirWay).length
     return {
-      inflight: inFlight.length,
-      completed: inFlight.filter(exchange => !left.includes(exchange)).length,
+      inflight: inFlight.length + early.onTheirWay,
+      completed: inFlight.filter(exchange => !left.includes(exchange)).length + early.onTheirWay - cutOnTheirWay,
       cut: left.length,
       refused: gate.refused,
       durationMs: performance.now() - startedAt,
       timedOut: !finished
     }
+  })
+}
+
+/** The requests in flight; without inject()'s stand-ins, which close() leaves alone. */
+function inFlightNow ({ inflight, connections, waitForInjects }: DrainParts): Exchange[] {
+  const inFlight = inflight.exchanges()
+  if (waitForInjects) return inFlight
+  return inFlight.filter(exchange => {
+    const injected = isHttp1(exchange.req) && !connections.http1Sockets.has(exchange.req.socket)
+    if (injected) inflight.forget(exchange)
+    return !injected
   })
 }
 
@@ -107,9 +127,11 @@ function release (exchange: Exchange, lastCall: LastCall): void {
 }
 
 /** True once nothing is in flight and no idle connection is left to bring a request; false at the deadline. */
-async function settle (inflight: Inflight, connections: Connections, lingerUntil: number, drainBy: number): Promise<boolean> {
+async function settle (
+  idle: () => Promise<void>, inflight: Inflight, connections: Connections, lingerUntil: number, drainBy: number
+): Promise<boolean> {
   for (;;) {
-    if (!await within(inflight.whenIdle(), drainBy - performance.now())) return false
+    if (!await within(idle(), drainBy - performance.now())) return false
     const linger = lingerUntil - performance.now()
     if (linger > 0) {
       await sleep(linger)

@@ -6,6 +6,12 @@ export function show (value: unknown): string {
   return inspect(value, { depth: 1, breakLength: Infinity, maxStringLength: 60 })
 }
 
+/** Fastify's own error for inject() once close() has begun (same code and message); inject() keeps that contract. */
+export const FST_ERR_REOPENED_CLOSE_SERVER = createError(
+  'FST_ERR_REOPENED_CLOSE_SERVER',
+  'Fastify has already been closed and cannot be reopened'
+)
+
 export const FST_GRACEFUL_INVALID_OPTION = createError<'FST_GRACEFUL_INVALID_OPTION', [string, string, string]>(
   'FST_GRACEFUL_INVALID_OPTION',
   'fastify-graceful: option "%s" must be %s, got %s',

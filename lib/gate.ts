@@ -43,6 +43,8 @@ export interface GateParts {
   gated (request: FastifyRequest): void
   /** Told of each request other than a health probe that arrives once a shutdown has begun (the quiet rule). */
   arrived (): void
+  /** An inject() request issued before the drain began: in flight, though it reaches the gate only now. */
+  issuedEarly (req: object): boolean
 }
 
 const raw = (reply: FastifyReply): RawExchange => ({ req: reply.request.raw, res: reply.raw } as RawExchange)
@@ -57,16 +59,20 @@ function admitted (request: FastifyRequest): boolean {
 }
 
 export function createGate (parts: GateParts): Gate {
-  const { inflight, lastCall, http1Sockets, retryAfter, refuseWhenClosed, gated, arrived } = parts
+  const { inflight, lastCall, http1Sockets, retryAfter, refuseWhenClosed, gated, arrived, issuedEarly } = parts
   let admission: Admission = 'open'
   let refused = 0
   const closing = new AbortController()
   const body = unavailable('Server is shutting down')
 
-  /** During the drain: a request on a connection that was open before it, not an upgrade, whose client was not told to close yet. */
+  /**
+   * During the drain: a request on a connection that was open before it, not an upgrade, whose client was not told to
+   * close yet; or an inject() issued before it.
+   */
   function onOpenConnection (exchange: RawExchange): boolean {
     const { req } = exchange
-    return isHttp1(req) && http1Sockets.has(req.socket) && req.headers.upgrade === undefined && lastCall.mayServe(exchange)
+    if (!http1Sockets.has(req.socket)) return issuedEarly(req)
+    return isHttp1(req) && req.headers.upgrade === undefined && lastCall.mayServe(exchange)
   }
 
   function refuse (reply: FastifyReply): void {

@@ -6,6 +6,7 @@ import { createGate } from './gate.ts'
 import { addHealthRoutes } from './health.ts'
 import { createHooks, type ShutdownHook, type ShutdownHookOptions } from './hooks.ts'
 import { createInflight } from './inflight.ts'
+import { watchInjects } from './injects.ts'
 import { createLastCall } from './last-call.ts'
 import { refusesWhileClosing, resolveOptions, type FastifyGracefulOptions } from './options.ts'
 import { warnAboutNeighbours } from './neighbours.ts'
@@ -50,6 +51,7 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   const lastCall = createLastCall()
   const reporter = createReporter(fastify)
   const outside = watchOutsideRoutes(fastify, reporter.outsideGate)
+  const injects = watchInjects(fastify)
   const gate = createGate({
     inflight,
     lastCall,
@@ -57,11 +59,13 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
     retryAfter: options.retryAfter,
     refuseWhenClosed: refusesWhileClosing(fastify),
     gated: outside.gated,
-    arrived: traffic.arrived
+    arrived: traffic.arrived,
+    issuedEarly: injects.issuedEarly
   })
   const hooks = createHooks(options.hookTimeout)
   const work = createWork()
-  const sequence = createSequence(fastify, options, { gate, inflight, hooks, connections, lastCall, reporter, work, outside, traffic })
+  const parts = { gate, inflight, hooks, connections, lastCall, reporter, work, outside, injects, traffic }
+  const sequence = createSequence(fastify, options, parts)
 
   fastify.decorate('isShuttingDown', { getter: () => sequence.isShuttingDown })
   fastify.decorate('shutdownSignal', gate.signal)
@@ -76,7 +80,14 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   fastify.addHook('preClose', sequence.preClose)
   // avvio fails a preClose hook that outlasts pluginTimeout, so app.close() drains from an onClose hook added once ready:
   // onClose hooks run last in, first out and untimed, so it runs before Fastify's own close step (added at preReady).
-  fastify.addHook('onReady', async () => { (fastify as unknown as { onClose (fn: () => Promise<void>): void }).onClose(sequence.beforeClose) })
+  const beforeClose = (): Promise<void> => {
+    injects.closeBegins()
+    return sequence.beforeClose()
+  }
+  const onClose = (fn: () => Promise<void>): void => {
+    (fastify as unknown as { onClose (fn: () => Promise<void>): void }).onClose(fn)
+  }
+  fastify.addHook('onReady', async () => { onClose(beforeClose) })
   if (options.health !== false) addHealthRoutes(fastify, options.health, () => !sequence.isShuttingDown, traffic)
 
   let leave = (): void => {}

@@ -23,6 +23,8 @@ export interface Inflight {
   track (reply: FastifyReply): void
   /** Every request in flight now, found on its connection or tracked; from here on each is followed until it closes. */
   exchanges (): Exchange[]
+  /** Stops following a request: close() does not wait for inject() requests, as Fastify's own close() does not. */
+  forget (exchange: Exchange): void
   /** The requests followed so far that have not closed yet (no new search of the connections). */
   pending (): Exchange[]
   /** True when a request passed the gate (admission open) within the last `recentMs` or so (at most twice that); false when none did within `recentMs`. */
@@ -102,6 +104,10 @@ export function createInflight (http1Sockets: ReadonlySet<Socket>, recentMs: num
         }
       }
       return [...open.values()]
+    },
+    forget ({ res }) {
+      open.delete(res)
+      res.off('close', settle)
     },
     pending () {
       return [...open.values()]

@@ -5,6 +5,7 @@ import { drain, type DrainResult } from './drain.ts'
 import type { Gate } from './gate.ts'
 import type { HookOutcome, Hooks, ShutdownCause } from './hooks.ts'
 import type { Inflight } from './inflight.ts'
+import type { Injects } from './injects.ts'
 import type { LastCall } from './last-call.ts'
 import type { OutsideRoutes } from './outside.ts'
 import type { ResolvedOptions } from './options.ts'
@@ -45,6 +46,7 @@ export interface Parts {
   reporter: Reporter
   work: Work
   outside: Pick<OutsideRoutes, 'watch'>
+  injects: Injects
   traffic: Traffic
 }
 
@@ -52,7 +54,8 @@ export interface Parts {
  * The one place that says what runs next: begin → delay window → drain → close → hooks → summary.
  * Each step runs once, whichever way in (signal, app.drain(), app.close()); only a signal waits out the delay.
  */
-export function createSequence (fastify: FastifyInstance, options: ResolvedOptions, { gate, inflight, hooks, connections, lastCall, reporter, work, outside, traffic }: Parts): Sequence {
+export function createSequence (fastify: FastifyInstance, options: ResolvedOptions, parts: Parts): Sequence {
+  const { gate, inflight, hooks, connections, lastCall, reporter, work, outside, injects, traffic } = parts
   let cause: ShutdownCause | null = null
   let crashed = false
   let closeFailed = false
@@ -138,7 +141,9 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
       drainBy = deadline - hooks.reserve(deadline - performance.now())
       reporter.phase('drain', 'start')
       work.count()
-      return drain({ gate, inflight, connections, lastCall, retryAfter: options.retryAfter, farewell }, drainBy)
+      const waitForInjects = cause !== 'close'
+      const { retryAfter } = options
+      return drain({ gate, inflight, connections, lastCall, retryAfter, farewell, injects, waitForInjects }, drainBy)
     }
     // Without pre-drain hooks, admission closes at once, as it always did.
     drained ??= (hooks.has('preDrain') ? preDrainOnce().then(start) : start()).then(async result => {
