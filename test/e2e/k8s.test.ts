@@ -1,4 +1,5 @@
-// Kubernetes-like rolling restart: L4 balancing with no retries (HAProxy in TCP mode), the terminating
+// Kubernetes-like rolling restart: L4 balancing with no retries (HAProxy in TCP mode), keep-alive clients and
+// clients that open a connection per request; the terminating
 // instance keeps getting new connections for 1000 ms after SIGTERM (then `set server ... state maint`
 // on the runtime API), the apps see KUBERNETES_SERVICE_HOST (the plugin's default delay: 5000 ms).
 import t from 'tap'

@@ -16,6 +16,7 @@ export interface ScenarioResult {
   reloads?: number
   forcedKills: number
   exitCodes?: Array<number | string>
+  exitMs?: number[]
   durationMs: number
   events: Array<{ at: number, what: string }>
 }
@@ -32,7 +33,20 @@ export function distBuilt (): boolean {
   return res.status === 0
 }
 
-export type Scenario = 'haproxy' | 'nginx' | 'k8s' | 'pm2'
+export type Rolling = 'haproxy' | 'haproxy-noretry' | 'nginx' | 'k8s' | 'k8s-late'
+export type Scenario = Rolling | 'pm2'
+
+/**
+ * The most SIGTERM → exit may take, per balancer (the quick start's longest request is about 210 ms): behind active
+ * checks every 250 ms, 1.5 s plus the longest request; elsewhere the bound (maxDelay, 10 s) plus the longest request.
+ */
+const EXIT_LIMIT_MS: Record<Rolling, number> = {
+  haproxy: 1750,
+  'haproxy-noretry': 1750,
+  nginx: 10_250,
+  k8s: 10_250,
+  'k8s-late': 10_250
+}
 
 export function runScenario (which: Scenario, limitMs: number): Promise<{ results: ScenarioResult[], table: string }> {
   return new Promise((resolve, reject) => {
@@ -62,12 +76,12 @@ export function runScenario (which: Scenario, limitMs: number): Promise<{ result
  * Rolling restart through a balancer under keep-alive GET/POST load, 10 restarts: the plugin as the
  * README's quick start plus `health: true` has 0 client-visible failures; plain Fastify's count is printed.
  */
-export async function rollingRestart (t: Test, which: 'haproxy' | 'nginx' | 'k8s', title: string): Promise<void> {
+export async function rollingRestart (t: Test, which: Rolling, title: string, limitMs = 280_000): Promise<void> {
   if (!distBuilt()) {
     t.fail('dist/ is missing or stale: run `npm run build` first (the e2e apps import fastify-graceful from dist/)')
     return
   }
-  const { results, table } = await runScenario(which, 280_000)
+  const { results, table } = await runScenario(which, limitMs)
   t.comment(`${title}\n${table}`)
   const plugin = results.find(r => r.name === 'plugin')
   const plain = results.find(r => r.name === 'plain')
@@ -79,6 +93,8 @@ export async function rollingRestart (t: Test, which: 'haproxy' | 'nginx' | 'k8s
   t.equal(plugin.forcedKills, 0, 'every instance exited by itself before the grace period')
   t.same(plugin.exitCodes, Array(plugin.restarts).fill(0), 'every instance exited with code 0 (no deadline hit, no hook failed)')
   t.ok(plugin.restarts >= 10, 'at least 10 restarts')
+  const slowest = Math.max(...plugin.exitMs!)
+  t.ok(slowest <= EXIT_LIMIT_MS[which], `SIGTERM → exit at most ${EXIT_LIMIT_MS[which]} ms: ${plugin.exitMs!.join(', ')} ms`)
   t.ok(plugin.get > 500 && plugin.post > 500, 'GET and POST load ran throughout')
   t.ok(plain.requests > 500 && plain.restarts >= 10, `plain Fastify baseline ran: ${plain.failed} failures out of ${plain.requests}`)
 }
