@@ -3,6 +3,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 
 /** The shortest quiet that counts as "the balancers stopped sending", whatever the pace of the traffic. */
 export const QUIET_MIN_MS = 500
+/**
+ * The same where no checker was told (kube-proxy): the endpoint removal is seen only as the traffic stopping, so a
+ * pause in it must be longer to count.
+ */
+export const QUIET_MIN_UNSEEN_MS = 1000
 /** The quiet must last this many of the traffic's mean gaps: in light traffic a short pause proves nothing. */
 export const QUIET_GAPS = 3
 /** How far back the pace before the signal is read. */
@@ -81,7 +86,8 @@ export function createTraffic (kubernetes: boolean): Traffic {
 
   function quietFor (max: number): number {
     const gapAfter = after.count < 2 ? 0 : (after.last - after.first) / (after.count - 1)
-    return Math.min(max, Math.max(QUIET_MIN_MS, QUIET_GAPS * Math.max(gapBefore, gapAfter)))
+    const least = watchers.length > 0 ? QUIET_MIN_MS : QUIET_MIN_UNSEEN_MS
+    return Math.min(max, Math.max(least, QUIET_GAPS * Math.max(gapBefore, gapAfter)))
   }
 
   function count (admitted: number): void {
