@@ -2,6 +2,7 @@ import closeWithGrace from 'close-with-grace'
 import { fromSubscriber } from './channels.ts'
 import type { ShutdownCause } from './hooks.ts'
 import type { ShutdownSignal } from './options.ts'
+import { startWatchdog } from './watchdog.ts'
 
 /** One Fastify instance's part in a process-wide shutdown. */
 export interface Participant {
@@ -112,9 +113,12 @@ async function run (cause: ShutdownCause, error?: unknown): Promise<void> {
   const exit = all.every(participant => participant.exit)
   // The last word on the deadline, whatever hangs: participants bound their own work well before this.
   const hardStop = exit ? setTimeout(() => process.exit(1), limit) : undefined
+  // A blocked main thread never runs that timer: a thread of its own keeps the deadline once it runs (lib/watchdog.ts).
+  const watchdog = exit ? startWatchdog(limit, () => clearTimeout(hardStop)) : undefined
   const codes = await Promise.all(all.map(participant => participant.shutdown(cause, error)))
   await Promise.all(all.map(participant => participant.flush()))
   clearTimeout(hardStop)
+  watchdog?.stop()
   // close-with-grace exits 0 when this resolves and 1 when it rejects; with exit: false it must do neither.
   if (!exit) return new Promise(() => {})
   if (Math.max(...codes) > 0 || errorsDuring > 0 || crash !== null) throw new Error('graceful shutdown ended with exit code 1')

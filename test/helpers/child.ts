@@ -32,8 +32,8 @@ export function fixture (name: string): string {
 }
 
 /** Starts a fixture under the same loader as the test (TypeScript, coverage) and waits until it listens. */
-export async function start (file: string, args: unknown = {}, t?: { teardown (fn: () => void): void }, spawnOptions: { env?: Record<string, string>, ipc?: boolean } = {}): Promise<Child> {
-  const child = spawn(process.execPath, [...nodeArgs(), fixture(file), JSON.stringify(args)], {
+export async function start (file: string, args: unknown = {}, t?: { teardown (fn: () => void): void }, spawnOptions: { env?: Record<string, string>, ipc?: boolean, nodeFlags?: string[] } = {}): Promise<Child> {
+  const child = spawn(process.execPath, [...nodeArgs(), ...spawnOptions.nodeFlags ?? [], fixture(file), JSON.stringify(args)], {
     stdio: ['ignore', 'pipe', 'pipe', ...(spawnOptions.ipc === true ? ['ipc' as const] : [])],
     env: nodeEnv(spawnOptions.env)
   })
