@@ -12,7 +12,7 @@ import { warnAboutNeighbours } from './neighbours.ts'
 import { watchOutsideRoutes } from './outside.ts'
 import { createReporter } from './report.ts'
 import { createSequence } from './sequence.ts'
-import { enroll, signalReady } from './signals.ts'
+import { enroll, signalReady, warnInWorkerThread } from './signals.ts'
 import { createWork } from './work.ts'
 
 export type { DrainResult } from './drain.ts'
@@ -72,6 +72,7 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   let leave = (): void => {}
   if (options.signals !== false) {
     const signals = options.signals
+    warnInWorkerThread(signals, reporter.warning)
     let ready = false
     // Listening from registration on: a signal while later plugins still load runs the hooks registered so far.
     leave = enroll({

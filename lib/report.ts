@@ -46,7 +46,7 @@ export interface Reporter {
   /** An uncaught error once the shutdown is under way: logged with its stack, exit code 1. */
   uncaught (error: unknown): void
   /** Something at startup that will spoil a shutdown: a log line and a process warning (seen whatever the log level). */
-  warning (message: string): void
+  warning (message: string, code?: string): void
   /** A request answered during the shutdown by a route the gate does not cover: a log line and a process warning. */
   outsideGate (message: string): void
 }
@@ -170,9 +170,9 @@ export function createReporter (fastify: FastifyInstance): Reporter {
       }
     },
 
-    warning (message) {
+    warning (message, code = 'FST_GRACEFUL_SIGNAL_LISTENER') {
       log.warn({ graceful: { event: 'warning' } }, message)
-      process.emitWarning(message, { code: 'FST_GRACEFUL_SIGNAL_LISTENER' })
+      process.emitWarning(message, { code })
     },
 
     outsideGate (message) {

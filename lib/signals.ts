@@ -1,4 +1,5 @@
 import closeWithGrace from 'close-with-grace'
+import { isMainThread } from 'node:worker_threads'
 import { fromSubscriber } from './channels.ts'
 import type { ShutdownCause } from './hooks.ts'
 import type { ShutdownSignal } from './options.ts'
@@ -122,6 +123,14 @@ async function run (cause: ShutdownCause, error?: unknown): Promise<void> {
   // close-with-grace exits 0 when this resolves and 1 when it rejects; with exit: false it must do neither.
   if (!exit) return new Promise(() => {})
   if (Math.max(...codes) > 0 || errorsDuring > 0 || crash !== null) throw new Error('graceful shutdown ended with exit code 1')
+}
+
+/** Signals reach the main thread only: an app in a worker thread waits for one that never comes. */
+export function warnInWorkerThread (signals: ShutdownSignal[], warn: (message: string, code: string) => void): void {
+  if (isMainThread || signals.length === 0) return
+  warn(`fastify-graceful is registered inside a worker thread with signals ${signals.join(', ')}: signals never reach ` +
+    'a worker thread, so none will start this app\'s graceful shutdown. Have the thread\'s owner ask it to call ' +
+    'app.close() (a message on its port, say), and register the plugin with { signals: false }.', 'FST_GRACEFUL_WORKER_THREAD')
 }
 
 /** Joins the process-wide shutdown; returns the way out (idempotent). */
