@@ -145,6 +145,11 @@ export function createReporter (fastify: FastifyInstance): Reporter {
     },
 
     summary (facts) {
+      const skipped = facts.hooks.filter(hook => hook.skipped === true).map(hook => hook.name)
+      if (skipped.length > 0) {
+        const names = skipped.slice(0, 10).map(name => `"${name}"`).join(', ') + (skipped.length > 10 ? ', …' : '')
+        log.error({ graceful: { event: 'hooks-skipped', hooks: skipped.length } }, `${skipped.length} shutdown hook(s) not run: the deadline was reached before their turn (${names})`)
+      }
       const summary = summarize({ ...facts, crashed: facts.crashed || uncaughtErrors > 0 })
       const { durationMs: d, requests: r, hooks: h, preDrainHooks: p, work: w } = summary
       const line = `graceful shutdown complete in ${Math.round(d.total)} ms (exit code ${summary.exitCode}): ` +
