@@ -1,4 +1,6 @@
 import closeWithGrace from 'close-with-grace'
+import type { Worker as ClusterWorker } from 'node:cluster'
+import { createRequire } from 'node:module'
 import { isMainThread } from 'node:worker_threads'
 import { fromSubscriber } from './channels.ts'
 import type { ShutdownCause } from './hooks.ts'
@@ -68,6 +70,23 @@ function onMessage (message: unknown): void {
   if (message === 'shutdown') listeners?.close()
 }
 
+/** This process's cluster worker, if it is one; only a process with an IPC channel can be, and only it loads cluster. */
+function clusterWorker (): ClusterWorker | undefined {
+  if (typeof process.send !== 'function') return undefined
+  return (createRequire(import.meta.url)('node:cluster') as typeof import('node:cluster').default).worker
+}
+
+/**
+ * The cluster primary went away without disconnecting this worker (it died: SIGTERM to it alone, or to the whole
+ * control group under systemd). Node's cluster code exits the worker with code 0 right after this event unless
+ * exitedAfterDisconnect is set: the worker shuts down gracefully instead, and exits as a signal would make it.
+ */
+function onPrimaryGone (this: ClusterWorker): void {
+  if (this.exitedAfterDisconnect) return
+  this.exitedAfterDisconnect = true
+  shutdownOnce('disconnect').then(() => process.exit(0), () => process.exit(1))
+}
+
 /** The listeners this module installed, so that other code's listeners can be told apart. */
 const own = new Set<Function>()
 
@@ -88,10 +107,12 @@ function install (): void {
   listeners?.uninstall()
   own.clear()
   process.removeListener('message', onMessage)
+  clusterWorker()?.removeListener('disconnect', onPrimaryGone)
   for (const event of ERROR_EVENTS) process.removeListener(event, onError)
   listeners = null
   if (participants.size === 0) return
   if (underPm2()) process.on('message', onMessage)
+  clusterWorker()?.on('disconnect', onPrimaryGone)
   for (const event of ERROR_EVENTS) process.on(event, onError)
   const wanted = new Set<string>([...participants].flatMap(participant => participant.signals))
   const skip = [...CLOSE_WITH_GRACE_SIGNALS.filter(signal => !wanted.has(signal)), 'beforeExit' as const, ...ERROR_EVENTS]
@@ -101,10 +122,16 @@ function install (): void {
     logger: false,
     skip,
     onSecondSignal: signal => interrupt(`second ${signal}`)
-  }, ({ signal }) => crash === null ? run(signal ?? 'message') : run('error', crash.error))
+  }, ({ signal }) => crash === null ? shutdownOnce(signal ?? 'message') : shutdownOnce('error', crash.error))
   for (const signal of wanted) {
     for (const listener of process.listeners(signal as NodeJS.Signals)) if (!before.has(listener)) own.add(listener)
   }
+}
+
+let shutdown: Promise<void> | null = null
+/** The process's one shutdown, however it began: a signal after the cluster primary went away joins it. */
+function shutdownOnce (cause: ShutdownCause, error?: unknown): Promise<void> {
+  return (shutdown ??= run(cause, error))
 }
 
 async function run (cause: ShutdownCause, error?: unknown): Promise<void> {
