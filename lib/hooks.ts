@@ -78,8 +78,6 @@ async function runOne (hook: Hook, cause: ShutdownCause, limit: number): Promise
   const startedAt = performance.now()
   const done = (outcome: HookOutcome['outcome'], error?: unknown): HookOutcome =>
     ({ name: hook.name, phase: hook.phase, outcome, durationMs: performance.now() - startedAt, ...(error === undefined ? {} : { error }) })
-  // A Node timer cannot be shorter than 1 ms (and fires on a ms clock): less than that is no time at all.
-  if (limit < 1) return done('timeout', new FST_GRACEFUL_HOOK_TIMEOUT(hook.name, 0))
 
   const controller = new AbortController()
   let timer: NodeJS.Timeout | undefined
@@ -125,8 +123,10 @@ export function createHooks (hookTimeout: number): Hooks {
       // that fired a fraction of a millisecond early makes the clock say.
       let deadlineReached = false
       for (const hook of hooks.filter(hook => hook.phase === phase).reverse()) {
+        // A Node timer cannot be shorter than 1 ms (and fires on a ms clock): less than that left is no time at all.
         // Nothing per hook left behind the deadline (no timer, no error, no log line): a thousand of them cost no time.
-        if (deadlineReached) {
+        if (deadlineReached || deadline - performance.now() < 1) {
+          deadlineReached = true
           outcomes.push({ name: hook.name, phase: hook.phase, outcome: 'timeout', durationMs: 0, skipped: true })
           continue
         }
