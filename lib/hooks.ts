@@ -29,6 +29,8 @@ export interface HookOutcome {
   outcome: 'ok' | 'failed' | 'timeout'
   durationMs: number
   error?: unknown
+  /** Not run at all: the overall deadline had been reached by an earlier hook (logged once for all, not traced). */
+  skipped?: true
 }
 
 export type Observer = (name: string, limitMs: number, run: () => Promise<HookOutcome>) => Promise<HookOutcome>
@@ -61,6 +63,8 @@ function parse (hookTimeout: number, count: number, nameOrFn: unknown, fnOrOptio
   if (named && nameOrFn.length === 0) throw new FST_GRACEFUL_INVALID_HOOK('name', 'a non-empty string', show(nameOrFn))
   if (typeof fn !== 'function') throw new FST_GRACEFUL_INVALID_HOOK(named ? nameOrFn : 'fn', 'a function', show(fn))
   const name = named ? nameOrFn : (fn.name || `hook #${count + 1}`)
+  // A class would only fail at shutdown, when it is called without `new`.
+  if (/^class\b/.test(Function.prototype.toString.call(fn))) throw new FST_GRACEFUL_INVALID_HOOK(name, 'a function, not a class', show(fn))
   if (typeof options !== 'object' || Array.isArray(options)) throw new FST_GRACEFUL_INVALID_HOOK(name, 'given an options object', show(options))
   const { timeout, phase = 'postDrain', ...unknown } = options as Record<string, unknown>
   const extra = Object.keys(unknown)
@@ -74,8 +78,6 @@ async function runOne (hook: Hook, cause: ShutdownCause, limit: number): Promise
   const startedAt = performance.now()
   const done = (outcome: HookOutcome['outcome'], error?: unknown): HookOutcome =>
     ({ name: hook.name, phase: hook.phase, outcome, durationMs: performance.now() - startedAt, ...(error === undefined ? {} : { error }) })
-  // A Node timer cannot be shorter than 1 ms (and fires on a ms clock): less than that is no time at all.
-  if (limit < 1) return done('timeout', new FST_GRACEFUL_HOOK_TIMEOUT(hook.name, 0))
 
   const controller = new AbortController()
   let timer: NodeJS.Timeout | undefined
@@ -121,7 +123,14 @@ export function createHooks (hookTimeout: number): Hooks {
       // that fired a fraction of a millisecond early makes the clock say.
       let deadlineReached = false
       for (const hook of hooks.filter(hook => hook.phase === phase).reverse()) {
-        const limit: number = deadlineReached ? 0 : Math.min(hook.timeout, deadline - performance.now())
+        // A Node timer cannot be shorter than 1 ms (and fires on a ms clock): less than that left is no time at all.
+        // Nothing per hook left behind the deadline (no timer, no error, no log line): a thousand of them cost no time.
+        if (deadlineReached || deadline - performance.now() < 1) {
+          deadlineReached = true
+          outcomes.push({ name: hook.name, phase: hook.phase, outcome: 'timeout', durationMs: 0, skipped: true })
+          continue
+        }
+        const limit: number = Math.min(hook.timeout, deadline - performance.now())
         const outcome = await observe(hook.name, limit, () => runOne(hook, cause, limit))
         deadlineReached ||= outcome.outcome === 'timeout' && limit < hook.timeout
         outcomes.push(outcome)

@@ -13,7 +13,7 @@ import { warnAboutNeighbours } from './neighbours.ts'
 import { watchOutsideRoutes } from './outside.ts'
 import { createReporter } from './report.ts'
 import { createSequence } from './sequence.ts'
-import { enroll, signalReady } from './signals.ts'
+import { enroll, signalReady, warnInWorkerThread } from './signals.ts'
 import { createTraffic } from './traffic.ts'
 import { createWork } from './work.ts'
 
@@ -73,7 +73,8 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   fastify.decorate('addShutdownHook', (nameOrFn: unknown, fnOrOptions?: unknown, maybeOptions?: unknown) => hooks.add(nameOrFn, fnOrOptions, maybeOptions))
   fastify.decorate('waitUntil', (promise: unknown) => work.add(promise, 'app', fastify.log))
   // One function on the request prototype: nothing is allocated per request unless waitUntil is called.
-  fastify.decorateRequest('waitUntil', function (this: FastifyRequest, promise: unknown) { work.add(promise, 'request', this.log) })
+  // Taken off the request (`const { waitUntil } = request`), it has no `this`: the work is kept all the same.
+  fastify.decorateRequest('waitUntil', function (this: FastifyRequest | undefined, promise: unknown) { work.add(promise, 'request', this?.log ?? fastify.log) })
 
   // One onRequest hook, not two: each is one more pass through Fastify's hook runner on every request (issue 11).
   fastify.addHook('onRequest', gate.onRequest)
@@ -93,6 +94,7 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   let leave = (): void => {}
   if (options.signals !== false) {
     const signals = options.signals
+    warnInWorkerThread(signals, reporter.warning)
     let ready = false
     // Listening from registration on: a signal while later plugins still load runs the hooks registered so far.
     leave = enroll({

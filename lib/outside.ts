@@ -15,8 +15,12 @@ export interface OutsideRoutes {
 export function watchOutsideRoutes (fastify: FastifyInstance, warn: (message: string) => void): OutsideRoutes {
   const gated = new WeakSet<object>()
   let warned = false
+  // On the root instance (plugin contexts inherit from it) every route passes the gate: what does not was answered
+  // outside Fastify (a serverFactory handler's own URLs), by design, and the encapsulation diagnosis would be wrong.
+  const onRoot = Object.getPrototypeOf(fastify) === Object.prototype
   return {
     watch () {
+      if (onRoot) return
       // Attached only now: a second 'request' listener costs every request (issue 11), and only a shutdown needs it.
       fastify.server.on('request', (req: { method?: string, url?: string }, res: { once (event: 'finish', listener: () => void): void, statusCode: number }) => {
         if (warned) return

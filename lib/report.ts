@@ -56,7 +56,7 @@ export interface Reporter {
   /** An uncaught error once the shutdown is under way: logged with its stack, exit code 1. */
   uncaught (error: unknown): void
   /** Something at startup that will spoil a shutdown: a log line and a process warning (seen whatever the log level). */
-  warning (message: string): void
+  warning (message: string, code?: string): void
   /** A request answered during the shutdown by a route the gate does not cover: a log line and a process warning. */
   outsideGate (message: string): void
 }
@@ -159,6 +159,11 @@ export function createReporter (fastify: FastifyInstance): Reporter {
     },
 
     summary (facts) {
+      const skipped = facts.hooks.filter(hook => hook.skipped === true).map(hook => hook.name)
+      if (skipped.length > 0) {
+        const names = skipped.slice(0, 10).map(name => `"${name}"`).join(', ') + (skipped.length > 10 ? ', …' : '')
+        log.error({ graceful: { event: 'hooks-skipped', hooks: skipped.length } }, `${skipped.length} shutdown hook(s) not run: the deadline was reached before their turn (${names})`)
+      }
       const summary = summarize({ ...facts, crashed: facts.crashed || uncaughtErrors > 0 })
       const { durationMs: d, requests: r, hooks: h, preDrainHooks: p, work: w } = summary
       const line = `graceful shutdown complete in ${Math.round(d.total)} ms (exit code ${summary.exitCode}): ` +
@@ -184,9 +189,9 @@ export function createReporter (fastify: FastifyInstance): Reporter {
       }
     },
 
-    warning (message) {
+    warning (message, code = 'FST_GRACEFUL_SIGNAL_LISTENER') {
       log.warn({ graceful: { event: 'warning' } }, message)
-      process.emitWarning(message, { code: 'FST_GRACEFUL_SIGNAL_LISTENER' })
+      process.emitWarning(message, { code })
     },
 
     outsideGate (message) {

@@ -149,12 +149,16 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     drained ??= (hooks.has('preDrain') ? preDrainOnce().then(start) : start()).then(async result => {
       reporter.phase('drain', 'end')
       // Work that outlived its response (waitUntil) is waited for next, within the same drain deadline.
-      const workStartedAt = performance.now()
-      worked = await work.settle(drainBy, event => reporter.phase('work', event))
-      workMs = performance.now() - workStartedAt
+      await settleWork(drainBy, cause !== 'drain' || closeCalled)
       return result
     })
     return drained
+  }
+
+  async function settleWork (by: number, last: boolean): Promise<void> {
+    const workStartedAt = performance.now()
+    worked = await work.settle(by, event => reporter.phase('work', event), last)
+    workMs += performance.now() - workStartedAt
   }
 
   async function beforeClose (): Promise<void> {
@@ -162,6 +166,8 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     begin('close')
     restartClock()
     await drainOnce()
+    // Work handed to waitUntil() after an app.drain() that ended early: close() waits for it too, within its deadline.
+    await settleWork(deadline - hooks.reserve(deadline - performance.now()), true)
   }
 
   return {

@@ -1,7 +1,11 @@
 import closeWithGrace from 'close-with-grace'
+import type { Worker as ClusterWorker } from 'node:cluster'
+import { createRequire } from 'node:module'
+import { isMainThread } from 'node:worker_threads'
 import { fromSubscriber } from './channels.ts'
 import type { ShutdownCause } from './hooks.ts'
 import type { ShutdownSignal } from './options.ts'
+import { startWatchdog } from './watchdog.ts'
 
 /** One Fastify instance's part in a process-wide shutdown. */
 export interface Participant {
@@ -66,6 +70,23 @@ function onMessage (message: unknown): void {
   if (message === 'shutdown') listeners?.close()
 }
 
+/** This process's cluster worker, if it is one; only a process with an IPC channel can be, and only it loads cluster. */
+function clusterWorker (): ClusterWorker | undefined {
+  if (typeof process.send !== 'function') return undefined
+  return (createRequire(import.meta.url)('node:cluster') as typeof import('node:cluster').default).worker
+}
+
+/**
+ * The cluster primary went away without disconnecting this worker (it died: SIGTERM to it alone, or to the whole
+ * control group under systemd). Node's cluster code exits the worker with code 0 right after this event unless
+ * exitedAfterDisconnect is set: the worker shuts down gracefully instead, and exits as a signal would make it.
+ */
+function onPrimaryGone (this: ClusterWorker): void {
+  if (this.exitedAfterDisconnect) return
+  this.exitedAfterDisconnect = true
+  shutdownOnce('disconnect').then(() => process.exit(0), () => process.exit(1))
+}
+
 /** The listeners this module installed, so that other code's listeners can be told apart. */
 const own = new Set<Function>()
 
@@ -86,10 +107,12 @@ function install (): void {
   listeners?.uninstall()
   own.clear()
   process.removeListener('message', onMessage)
+  clusterWorker()?.removeListener('disconnect', onPrimaryGone)
   for (const event of ERROR_EVENTS) process.removeListener(event, onError)
   listeners = null
   if (participants.size === 0) return
   if (underPm2()) process.on('message', onMessage)
+  clusterWorker()?.on('disconnect', onPrimaryGone)
   for (const event of ERROR_EVENTS) process.on(event, onError)
   const wanted = new Set<string>([...participants].flatMap(participant => participant.signals))
   const skip = [...CLOSE_WITH_GRACE_SIGNALS.filter(signal => !wanted.has(signal)), 'beforeExit' as const, ...ERROR_EVENTS]
@@ -99,10 +122,16 @@ function install (): void {
     logger: false,
     skip,
     onSecondSignal: signal => interrupt(`second ${signal}`)
-  }, ({ signal }) => crash === null ? run(signal ?? 'message') : run('error', crash.error))
+  }, ({ signal }) => crash === null ? shutdownOnce(signal ?? 'message') : shutdownOnce('error', crash.error))
   for (const signal of wanted) {
     for (const listener of process.listeners(signal as NodeJS.Signals)) if (!before.has(listener)) own.add(listener)
   }
+}
+
+let shutdown: Promise<void> | null = null
+/** The process's one shutdown, however it began: a signal after the cluster primary went away joins it. */
+function shutdownOnce (cause: ShutdownCause, error?: unknown): Promise<void> {
+  return (shutdown ??= run(cause, error))
 }
 
 async function run (cause: ShutdownCause, error?: unknown): Promise<void> {
@@ -112,12 +141,23 @@ async function run (cause: ShutdownCause, error?: unknown): Promise<void> {
   const exit = all.every(participant => participant.exit)
   // The last word on the deadline, whatever hangs: participants bound their own work well before this.
   const hardStop = exit ? setTimeout(() => process.exit(1), limit) : undefined
+  // A blocked main thread never runs that timer: a thread of its own keeps the deadline once it runs (lib/watchdog.ts).
+  const watchdog = exit ? startWatchdog(limit, () => clearTimeout(hardStop)) : undefined
   const codes = await Promise.all(all.map(participant => participant.shutdown(cause, error)))
   await Promise.all(all.map(participant => participant.flush()))
   clearTimeout(hardStop)
+  watchdog?.stop()
   // close-with-grace exits 0 when this resolves and 1 when it rejects; with exit: false it must do neither.
   if (!exit) return new Promise(() => {})
   if (Math.max(...codes) > 0 || errorsDuring > 0 || crash !== null) throw new Error('graceful shutdown ended with exit code 1')
+}
+
+/** Signals reach the main thread only: an app in a worker thread waits for one that never comes. */
+export function warnInWorkerThread (signals: ShutdownSignal[], warn: (message: string, code: string) => void): void {
+  if (isMainThread || signals.length === 0) return
+  warn(`fastify-graceful is registered inside a worker thread with signals ${signals.join(', ')}: signals never reach ` +
+    'a worker thread, so none will start this app\'s graceful shutdown. Have the thread\'s owner ask it to call ' +
+    'app.close() (a message on its port, say), and register the plugin with { signals: false }.', 'FST_GRACEFUL_WORKER_THREAD')
 }
 
 /** Joins the process-wide shutdown; returns the way out (idempotent). */

@@ -18,33 +18,50 @@ export interface Work {
   add (promise: unknown, origin: 'request' | 'app', log: FastifyBaseLogger): void
   /** From now on, settled work is counted for the summary (called when admission closes). */
   count (): void
-  /** Waits for the work still running, until `by` (a performance.now() time); later work is no longer waited for. */
-  settle (by: number, phase: (event: 'start' | 'end') => void): Promise<WorkResult>
+  /**
+   * Waits for the work still running, until `by` (a performance.now() time). After the last call, or once the deadline
+   * cut some work, later work is no longer waited for; app.drain() alone is not the last: close() waits again.
+   */
+  settle (by: number, phase: (event: 'start' | 'end') => void, last: boolean): Promise<WorkResult>
+}
+
+/** Whether a user's value is a thenable; a `then` getter that throws makes it none, never a raw error. */
+function thenable (value: unknown): boolean {
+  try {
+    return typeof (value as PromiseLike<unknown> | null)?.then === 'function'
+  } catch {
+    return false
+  }
 }
 
 export function createWork (): Work {
   const running = new Set<Promise<void>>()
   const result: WorkResult = { finished: 0, failed: 0, cut: 0 }
   let counting = false
-  let settled = false
+  /** Why the shutdown no longer waits for work: its deadline cut some, or its last wait is over. */
+  let closedBy: 'deadline' | 'end' | null = null
 
   return {
     add (promise, origin, log) {
-      if (typeof (promise as PromiseLike<unknown> | null)?.then !== 'function') throw new FST_GRACEFUL_INVALID_WORK(origin, show(promise))
-      if (settled) log.warn({ graceful: { event: 'work', outcome: 'late' } }, `${origin}.waitUntil() after the drain deadline: the shutdown does not wait for this work`)
+      if (!thenable(promise)) throw new FST_GRACEFUL_INVALID_WORK(origin, show(promise))
+      if (closedBy !== null) {
+        const when = closedBy === 'deadline' ? 'after the drain deadline' : 'after the shutdown stopped waiting for work'
+        log.warn({ graceful: { event: 'work', outcome: 'late' } }, `${origin}.waitUntil() ${when}: the shutdown does not wait for this work`)
+      }
       // Caught at once, so a rejection is logged and counted, never an unhandled rejection that ends the process.
       const tracked: Promise<void> = Promise.resolve(promise).then(() => {
-        if (counting && !settled) result.finished++
+        if (counting && closedBy === null) result.finished++
       }, (err: unknown) => {
-        if (counting && !settled) result.failed++
+        if (counting && closedBy === null) result.failed++
         log.error({ graceful: { event: 'work', outcome: 'failed' }, err }, `work passed to ${origin}.waitUntil() failed`)
       }).finally(() => running.delete(tracked))
-      if (!settled) running.add(tracked)
+      if (closedBy === null) running.add(tracked)
     },
     count () {
       counting = true
     },
-    async settle (by, phase) {
+    async settle (by, phase, last) {
+      if (closedBy !== null) return { ...result }
       const busy = running.size > 0
       if (busy) phase('start')
       const ac = new AbortController()
@@ -54,7 +71,8 @@ export function createWork (): Work {
         if (await Promise.race([Promise.allSettled(running).then(() => false), expired])) break
       }
       ac.abort()
-      settled = true
+      if (running.size > 0) closedBy = 'deadline'
+      else if (last) closedBy = 'end'
       result.cut = running.size
       if (busy) phase('end')
       return { ...result }

@@ -14,7 +14,7 @@ t.test('busy event loop, 16 keep-alive clients across SIGTERM: answered or refus
   const load = { running: true }
   const worker = async (): Promise<void> => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
-    while (load.running) answers.push(await request(port, `/spin?ms=${2 + Math.floor(Math.random() * 8)}`, { agent }))
+    while (load.running) answers.push(await request(port, `/busy?ms=${2 + Math.floor(Math.random() * 8)}`, { agent }))
     agent.destroy()
   }
   const workers = Array.from({ length: 16 }, worker)

@@ -86,3 +86,32 @@ t.test('registered on the root: a request answered while the pre-drain hooks run
   await drained
   t.equal(logs.filter(line => line.graceful?.event === 'warning').length, 0, 'the request was seen passing the gate')
 })
+
+t.test('on the root, a serverFactory handler that answers some URLs itself: no warning (nothing is encapsulated)', async t => {
+  const logs: Array<Record<string, any>> = []
+  const stream = new Writable({ write (chunk, _encoding, callback) { logs.push(JSON.parse(String(chunk))); callback() } })
+  const serverFactory = (handler: http.RequestListener): http.Server => http.createServer((req, res) => {
+    // A metrics endpoint answered outside Fastify, on purpose.
+    if (req.url === '/metrics') res.end('up 1\n')
+    else handler(req, res)
+  })
+  const app = Fastify({ logger: { level: 'info', stream }, serverFactory })
+  await app.register(graceful, { signals: false })
+  let arrived!: () => void
+  const slowArrived = new Promise<void>(resolve => { arrived = resolve })
+  app.get('/slow', async () => { arrived(); await sleep(300); return { slow: true } })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as { port: number }).port
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  t.teardown(() => { agent.destroy(); return app.close() })
+  await request(port, '/metrics', { agent })
+  const slow = request(port, '/slow')
+  await slowArrived
+  const warned = once(process, 'warning').then(() => true)
+  const drained = app.drain()
+  t.equal((await request(port, '/metrics', { agent })).status, 200, 'answered by the server\'s own handler')
+  t.equal((await slow).status, 200)
+  await drained
+  t.notOk(await Promise.race([warned, sleep(50).then(() => false)]), 'no process warning')
+  t.equal(logs.filter(line => line.graceful?.event === 'warning').length, 0, 'no FST_GRACEFUL_ENCAPSULATED warning with a wrong diagnosis')
+})

@@ -32,10 +32,12 @@ export function fixture (name: string): string {
 }
 
 /** Starts a fixture under the same loader as the test (TypeScript, coverage) and waits until it listens. */
-export async function start (file: string, args: unknown = {}, t?: { teardown (fn: () => void): void }, spawnOptions: { env?: Record<string, string>, ipc?: boolean } = {}): Promise<Child> {
-  const child = spawn(process.execPath, [...nodeArgs(), fixture(file), JSON.stringify(args)], {
+export async function start (file: string, args: unknown = {}, t?: { teardown (fn: () => void): void }, spawnOptions: { env?: Record<string, string>, ipc?: boolean, nodeFlags?: string[], detached?: boolean } = {}): Promise<Child> {
+  const child = spawn(process.execPath, [...nodeArgs(), ...spawnOptions.nodeFlags ?? [], fixture(file), JSON.stringify(args)], {
     stdio: ['ignore', 'pipe', 'pipe', ...(spawnOptions.ipc === true ? ['ipc' as const] : [])],
-    env: nodeEnv(spawnOptions.env)
+    env: nodeEnv(spawnOptions.env),
+    // Its own process group, for a test that signals every process of it at once (systemd's KillMode=control-group).
+    detached: spawnOptions.detached === true
   })
   t?.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   const lines: Array<Record<string, any>> = []

@@ -1,0 +1,74 @@
+import { performance } from 'node:perf_hooks'
+import { SHARE_ENV, Worker } from 'node:worker_threads'
+
+/** How long the main thread gets to begin its exit once asked, before the watchdog kills the process. */
+export const KILL_AFTER_MS = 50
+/** How long the exit itself may take once begun (exit handlers, a log transport's last flush) before the kill. */
+export const EXITING_MS = 1000
+
+/**
+ * The watchdog's own thread: a plain script, so the build has nothing to bundle and the app's preloads do not load.
+ * At the deadline it asks the main thread for process.exit(1) through the inspector, which V8 runs even in the middle
+ * of a busy loop (an interrupt); a thread stuck in a system call (a write to a full, blocking pipe) never takes it,
+ * so the process is killed with SIGKILL shortly after. Writes go to fd 2 without waiting: stderr may be full too.
+ */
+const SCRIPT = `'use strict'
+const { workerData: { at, timeout, exiting, killAfter, exitingMs } } = require('node:worker_threads')
+const { write } = require('node:fs')
+const say = (line, then) => {
+  let done = false
+  const next = () => { if (!done) { done = true; then() } }
+  write(2, 'fastify-graceful: ' + line + '\\n', next)
+  setTimeout(next, 5)
+}
+const kill = () => process.kill(process.pid, 'SIGKILL')
+setTimeout(() => {
+  say('the graceful shutdown was still running at its deadline (timeout ' + timeout + ' ms): exiting with code 1', () => {
+    try {
+      const session = new (require('node:inspector').Session)()
+      session.connectToMainThread()
+      session.post('Runtime.evaluate', { expression: 'process.exit(1)' })
+    } catch {}
+  })
+  setTimeout(() => {
+    if (Atomics.load(exiting, 0) === 1) return setTimeout(() => say('the exit handlers still ran ' + exitingMs +
+      ' ms later: killing the process with SIGKILL', kill), exitingMs)
+    say('the main thread did not exit within ' + killAfter + ' ms (blocked in a system call, ' +
+      'a write to a full pipe say): killing the process with SIGKILL', kill)
+  }, killAfter)
+}, Math.max(0, at - (performance.timeOrigin + performance.now())))
+`
+
+export interface Watchdog {
+  /** The shutdown ended in time: the thread goes, nothing is left behind. */
+  stop (): void
+}
+
+/**
+ * Ends the process `timeout` ms from now even if the main thread is blocked, from a thread started for this shutdown
+ * only. `online` is told once the thread runs: from then on the watchdog alone keeps the deadline.
+ */
+export function startWatchdog (timeout: number, online: () => void): Watchdog {
+  const at = performance.timeOrigin + performance.now() + timeout
+  // Set by the main thread as its exit begins, so the watchdog leaves the exit handlers their time.
+  const exiting = new Int32Array(new SharedArrayBuffer(4))
+  const workerData = { at, timeout, exiting, killAfter: KILL_AFTER_MS, exitingMs: EXITING_MS }
+  let worker: Worker
+  try {
+    // No execArgv: the app's loaders and preloads (a tracer, a TypeScript hook) would slow the start for nothing.
+    worker = new Worker(SCRIPT, { eval: true, workerData, execArgv: [], env: SHARE_ENV })
+  } catch {
+    // Node's permission model without --allow-worker: the main thread's own timer is all there is.
+    return { stop () {} }
+  }
+  worker.unref()
+  worker.once('online', online)
+  const markExiting = (): void => { Atomics.store(exiting, 0, 1) }
+  process.prependListener('exit', markExiting)
+  return {
+    stop () {
+      process.removeListener('exit', markExiting)
+      worker.terminate()
+    }
+  }
+}
