@@ -138,6 +138,8 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
   function drainOnce (): Promise<DrainResult> {
     skipDelay.abort()
     const start = (): Promise<DrainResult> => {
+      // First of all, before the phase is announced: a connection that reaches the port while it closes is reset.
+      connections.stopListening()
       drainBy = deadline - hooks.reserve(deadline - performance.now())
       reporter.phase('drain', 'start')
       work.count()
