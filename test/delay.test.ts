@@ -83,7 +83,10 @@ t.test('a delay that leaves no room for the drain and the hooks is refused, nami
     [{ delay: 25_000 }, /delay \(25000 ms\) leaves no room inside timeout \(30000 ms\) for the drain and the hooks: keep at least 10000 ms after the delay/],
     [{ delay: 3000, timeout: 5000 }, /delay \(3000 ms\) leaves no room inside timeout \(5000 ms\).*at least 2500 ms/],
     [{ delay: -1 }, /option "delay" must be a number of milliseconds from 0 to 2147483647, got -1/],
-    [{ delay: '5s' }, /option "delay" must be a number.*got '5s'/]
+    [{ delay: '5s' }, /option "delay" must be a number.*got '5s'/],
+    [{ maxDelay: 25_000 }, /maxDelay \(25000 ms\) leaves no room inside timeout \(30000 ms\).*after the maxDelay.*lowering maxDelay/],
+    [{ delay: 3000, maxDelay: 2000 }, /option "maxDelay" must be at least delay \(3000 ms\), got 2000/],
+    [{ maxDelay: -5 }, /option "maxDelay" must be a number of milliseconds from 0 to 2147483647, got -5/]
   ]
   for (const [options, message] of cases) {
     const app = Fastify()
@@ -94,6 +97,10 @@ t.test('a delay that leaves no room for the drain and the hooks is refused, nami
   await app.register(graceful, { signals: false, delay: 20_000 })
   await app.close()
   t.pass('delay 20000 within the default 30000 leaves the 10000 ms hookTimeout')
+  const bound = Fastify()
+  await bound.register(graceful, { signals: false, delay: 1000, maxDelay: 20_000 })
+  await bound.close()
+  t.pass('maxDelay up to the same room is accepted')
 })
 
 t.test('the Kubernetes default is named in the error when it does not fit', async t => {

@@ -10,11 +10,22 @@ import t from 'tap'
 import graceful from '../lib/index.ts'
 import { request } from './helpers/http.ts'
 
-async function serve (where: 'child' | 'root'): Promise<{ app: ReturnType<typeof Fastify>, drain: () => Promise<unknown>, port: number, agent: http.Agent, logs: Array<Record<string, any>>, slowArrived: Promise<void> }> {
+interface Served {
+  app: ReturnType<typeof Fastify>
+  drain: () => Promise<unknown>
+  port: number
+  agent: http.Agent
+  other: http.Agent
+  logs: Array<Record<string, any>>
+  slowArrived: Promise<void>
+}
+
+async function serve (where: 'child' | 'root'): Promise<Served> {
   const logs: Array<Record<string, any>> = []
   const stream = new Writable({ write (chunk, _encoding, callback) { logs.push(JSON.parse(String(chunk))); callback() } })
   const app = Fastify({ logger: { level: 'info', stream } })
   app.get('/parent', async () => ({ parent: true }))
+  app.get('/parent/slow', async () => { await sleep(50); return { parent: true } })
   if (where === 'root') await app.register(graceful, { signals: false })
   let owner: { drain (): Promise<unknown> } = app as never
   let arrived!: () => void
@@ -30,8 +41,9 @@ async function serve (where: 'child' | 'root'): Promise<{ app: ReturnType<typeof
   await app.listen({ port: 0, host: '127.0.0.1' })
   const port = (app.server.address() as { port: number }).port
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
-  await request(port, '/parent', { agent })
-  return { app, drain: () => owner.drain(), port, agent, logs, slowArrived }
+  const other = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  await Promise.all([request(port, '/parent', { agent }), request(port, '/parent', { agent: other })])
+  return { app, drain: () => owner.drain(), port, agent, other, logs, slowArrived }
 }
 
 t.test('registered in a child plugin: a parent route answering during the drain is reported once, with the fix', async t => {
@@ -49,6 +61,19 @@ t.test('registered in a child plugin: a parent route answering during the drain 
   const [emitted] = await warning as [Error & { code: string }]
   t.equal(emitted.code, 'FST_GRACEFUL_ENCAPSULATED')
   t.match(emitted.message, /GET \/parent was answered 200 during the shutdown without passing the shutdown gate.*Register it on the root instance, or wrap the plugin that registers it with fastify-plugin/)
+  t.equal(logs.filter(line => line.graceful?.event === 'warning').length, 1, 'said once')
+  t.equal((await slow).status, 200)
+  await drained
+})
+
+t.test('registered in a child plugin: two requests outside the gate that finish together are reported once', async t => {
+  const { app, drain, port, agent, other, logs, slowArrived } = await serve('child')
+  t.teardown(() => { agent.destroy(); other.destroy(); return app.close() })
+  const slow = request(port, '/child/slow')
+  await slowArrived
+  const drained = drain()
+  const both = await Promise.all([request(port, '/parent/slow', { agent }), request(port, '/parent/slow', { agent: other })])
+  t.same(both.map(answer => answer.status), [200, 200])
   t.equal(logs.filter(line => line.graceful?.event === 'warning').length, 1, 'said once')
   t.equal((await slow).status, 200)
   await drained
