@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { beforeFastifyCloses } from './close-order.ts'
 import { watchConnections } from './connections.ts'
 import { LINGER_MS, type DrainResult } from './drain.ts'
 import { createGate } from './gate.ts'
@@ -79,16 +80,11 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   // One onRequest hook, not two: each is one more pass through Fastify's hook runner on every request (issue 11).
   fastify.addHook('onRequest', gate.onRequest)
   fastify.addHook('preClose', sequence.preClose)
-  // avvio fails a preClose hook that outlasts pluginTimeout, so app.close() drains from an onClose hook added once ready:
-  // onClose hooks run last in, first out and untimed, so it runs before Fastify's own close step (added at preReady).
-  const beforeClose = (): Promise<void> => {
+  // app.close() drains first, ahead of Fastify's own close step (the assumption is named in lib/close-order.ts).
+  beforeFastifyCloses(fastify, () => {
     injects.closeBegins()
-    return sequence.beforeClose()
-  }
-  const onClose = (fn: () => Promise<void>): void => {
-    (fastify as unknown as { onClose (fn: () => Promise<void>): void }).onClose(fn)
-  }
-  fastify.addHook('onReady', async () => { onClose(beforeClose) })
+    return sequence.drainForClose()
+  })
   if (options.health !== false) addHealthRoutes(fastify, options.health, () => !sequence.isShuttingDown, traffic)
 
   let leave = (): void => {}

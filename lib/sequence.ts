@@ -21,15 +21,15 @@ export function exitMargin (timeout: number): number {
 
 export interface Sequence {
   readonly isShuttingDown: boolean
-  /** The signal path: delay window, drain, then fastify.close() (which runs the hooks), then the exit code. */
+  /** The signal path: serve while the traffic lasts, drain, fastify.close() (which runs the hooks); the exit code. */
   shutdown (cause: ShutdownCause, error?: unknown): Promise<number>
-  /** A signal or crash before onReady: fastify.close() would wait for the plugins still loading, so the hooks registered so far run now. */
+  /** A signal or crash before onReady: close() would wait for the plugins still loading; the hooks so far run now. */
   duringStartup (cause: ShutdownCause, error?: unknown): Promise<number>
   /** app.drain(): the drain phase on its own; the instance stays open. */
   drain (): Promise<DrainResult>
-  /** app.close(): the drain, from an onClose hook that runs before Fastify's own close step (avvio times preClose hooks, not onClose ones). */
-  beforeClose (): Promise<void>
-  /** Fastify's preClose: the close phase begins (the drain came first, from beforeClose; here only if close() came before onReady). */
+  /** app.close() began: the drain first (from an onClose hook that runs ahead of Fastify's own close step). */
+  drainForClose (): Promise<void>
+  /** Fastify's preClose: the close phase begins (the drain came first; here only if close() came before onReady). */
   preClose (): Promise<void>
   /** Fastify's onClose: the shutdown hooks, then the summary. */
   onClose (): Promise<void>
@@ -50,49 +50,94 @@ export interface Parts {
   traffic: Traffic
 }
 
+type Durations = Omit<ShutdownSummary['durationMs'], 'total'>
+
+/** One shutdown, created at its first moment: what started it, its clock, its phases' times, what runs once. */
+interface Shutdown {
+  readonly cause: ShutdownCause
+  readonly crashed: boolean
+  readonly startedAt: number
+  /** By when everything must be done (performance.now(), the exit margin kept). */
+  deadline: number
+  /** app.drain() had a clock for the drain alone: what follows it gets a whole timeout again, once. */
+  clockRestarted: boolean
+  /** While the process serves on after the signal; cut short when a drain is asked for. */
+  serving: boolean
+  readonly servingEnds: AbortController
+  /** When admission would close but for the pre-drain hooks: the hooks' reserve is counted from there. */
+  drainDueAt: number
+  /** The drain's deadline, set when it starts: the hooks' reserve comes after it. */
+  drainBy: number
+  closeCalled: boolean
+  closeFailed: boolean
+  closeStartedAt: number | null
+  forceClose: NodeJS.Timeout | undefined
+  readonly ms: Durations
+  worked: WorkResult
+  preDrained: Promise<HookOutcome[]> | null
+  drained: Promise<DrainResult> | null
+  readonly summary: Promise<ShutdownSummary>
+  finish (summary: ShutdownSummary): void
+}
+
 /**
- * The one place that says what runs next: begin → delay window → drain → close → hooks → summary.
- * Each step runs once, whichever way in (signal, app.drain(), app.close()); only a signal waits out the delay.
+ * The one place that says what runs next: begin → serve while traffic lasts → drain → close → hooks → summary
+ * Each step runs once, whichever way in (signal, app.drain(), app.close()); only a signal serves on after it.
  */
 export function createSequence (fastify: FastifyInstance, options: ResolvedOptions, parts: Parts): Sequence {
   const { gate, inflight, hooks, connections, lastCall, reporter, work, outside, injects, traffic } = parts
-  let cause: ShutdownCause | null = null
-  let crashed = false
-  let closeFailed = false
-  let closeCalled = false
-  let startedAt = 0
-  let deadline = 0
-  let drainBy = 0
-  let drained: Promise<DrainResult> | null = null
-  let closeStartedAt = 0
-  let delayMs = 0
-  let early: Promise<HookOutcome[]> | null = null
-  let preDrainMs = 0
-  let worked: WorkResult = { finished: 0, failed: 0, cut: 0 }
-  let workMs = 0
-  const skipDelay = new AbortController()
-  let forceClose: NodeJS.Timeout | undefined
-  let finish!: (summary: ShutdownSummary) => void
-  const finished = new Promise<ShutdownSummary>(resolve => { finish = resolve })
+  const clock = (): number => performance.now() + options.timeout - exitMargin(options.timeout)
+  let current: Shutdown | null = null
 
-  function begin (why: ShutdownCause, error?: unknown): void {
-    if (cause !== null) return
-    cause = why
-    crashed = error !== undefined
-    startedAt = performance.now()
-    deadline = startedAt + options.timeout - exitMargin(options.timeout)
-    hooks.freeze(why)
+  function begin (cause: ShutdownCause, error?: unknown): Shutdown {
+    if (current !== null) return current
+    let finish!: (summary: ShutdownSummary) => void
+    const summary = new Promise<ShutdownSummary>(resolve => { finish = resolve })
+    const startedAt = performance.now()
+    const shutdown: Shutdown = current = {
+      cause,
+      crashed: error !== undefined,
+      startedAt,
+      deadline: clock(),
+      clockRestarted: false,
+      serving: false,
+      servingEnds: new AbortController(),
+      drainDueAt: startedAt,
+      drainBy: 0,
+      closeCalled: false,
+      closeFailed: false,
+      closeStartedAt: null,
+      forceClose: undefined,
+      ms: { delay: 0, preDrain: 0, drain: 0, work: 0, close: 0, hooks: 0 },
+      worked: { finished: 0, failed: 0, cut: 0 },
+      preDrained: null,
+      drained: null,
+      summary,
+      finish
+    }
+    hooks.freeze(cause)
     outside.watch()
     gate.begin()
-    reporter.start(why, inflight.exchanges().length, error, options)
+    reporter.start(cause, inflight.exchanges().length, error, options)
+    return shutdown
   }
 
-  /** app.drain() set a clock for the drain alone: what follows it (close, or a signal's way to the exit) gets the whole timeout again, once. */
-  let clockRestarted = false
-  function restartClock (): void {
-    if (cause !== 'drain' || clockRestarted) return
-    clockRestarted = true
-    deadline = performance.now() + options.timeout - exitMargin(options.timeout)
+  function restartClock (shutdown: Shutdown): void {
+    if (shutdown.cause !== 'drain' || shutdown.clockRestarted) return
+    shutdown.clockRestarted = true
+    shutdown.deadline = clock()
+  }
+
+  /** Runs one phase: announced on the phase channel, its time added to the summary's figure for it. */
+  async function timed<T> (shutdown: Shutdown, phase: keyof Durations, run: () => Promise<T>): Promise<T> {
+    const startedAt = performance.now()
+    reporter.phase(phase, 'start')
+    try {
+      return await run()
+    } finally {
+      shutdown.ms[phase] += performance.now() - startedAt
+      reporter.phase(phase, 'end')
+    }
   }
 
   /** Nobody will stop sending on their own and nothing is asked to wait: the port may close at the signal. */
@@ -101,18 +146,40 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
   }
 
   /**
-   * Keep serving, readiness failing and every response asking for Connection: close, until the balancers have stopped
+   * The one way the port closes: new connections are refused from here on (by the kernel). First of all, before
+   * anything is announced: a connection that reaches the port while it closes would be reset.
+   */
+  function closePort (): void {
+    connections.stopListening()
+  }
+
+  /**
+   * Serve on, readiness failing and every response asking for Connection: close, until the balancers have stopped
    * sending (lib/traffic.ts): never less than `delay`, never more than `maxDelay`.
    */
-  async function delayWindow (): Promise<void> {
-    if (closesAtOnce() || drained !== null) return
-    reporter.phase('delay', 'start')
+  async function serve (shutdown: Shutdown): Promise<void> {
+    if (closesAtOnce() || shutdown.drained !== null) return
+    shutdown.serving = true
     gate.announce()
     for (const exchange of inflight.exchanges()) lastCall.askToClose(exchange)
-    const ended = await traffic.handOver(options.delay, options.maxDelay, skipDelay.signal)
-    delayMs = performance.now() - startedAt
-    reporter.served(ended, delayMs)
-    reporter.phase('delay', 'end')
+    const { delay, maxDelay } = options
+    const ended = await timed(shutdown, 'delay', () => traffic.handOver(delay, maxDelay, shutdown.servingEnds.signal))
+    if (shutdown.serving) shutdown.drainDueAt = performance.now()
+    shutdown.serving = false
+    reporter.served(ended, performance.now() - shutdown.startedAt)
+  }
+
+  /** The hooks' reserve: at most half the budget left when admission would close but for the pre-drain hooks. */
+  function hooksBudget (shutdown: Shutdown): number {
+    return shutdown.deadline - hooks.reserve(shutdown.deadline - shutdown.drainDueAt)
+  }
+
+  /** The pre-drain hooks, at the start of any shutdown; they take from the drain's share, not the hooks' reserve. */
+  function preDrainOnce (shutdown: Shutdown): Promise<HookOutcome[]> {
+    if (!hooks.has('preDrain')) return Promise.resolve([])
+    shutdown.preDrained ??= timed(shutdown, 'preDrain', () =>
+      hooks.run(shutdown.cause, hooksBudget(shutdown), reporter.hook, 'preDrain'))
+    return shutdown.preDrained
   }
 
   function farewell (): void {
@@ -120,138 +187,119 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     closeWebSockets(fastify)
   }
 
-  /** The pre-drain hooks, at the start of any shutdown; bounded by the drain deadline so they cannot push the overall one. */
-  function preDrainOnce (): Promise<HookOutcome[]> {
-    if (early === null) {
-      if (!hooks.has('preDrain')) return Promise.resolve([])
-      const startedAt = performance.now()
-      reporter.phase('preDrain', 'start')
-      early = hooks.run(cause as ShutdownCause, deadline - hooks.reserve(deadline - startedAt), reporter.hook, 'preDrain').then(outcomes => {
-        reporter.phase('preDrain', 'end')
-        preDrainMs = performance.now() - startedAt
-        return outcomes
-      })
-    }
-    return early
-  }
-
-  function drainOnce (): Promise<DrainResult> {
-    skipDelay.abort()
+  function drainOnce (shutdown: Shutdown): Promise<DrainResult> {
+    if (shutdown.drained !== null) return shutdown.drained
+    // A drain asked for while the process still serves after the signal: admission would have closed now.
+    if (shutdown.serving) shutdown.drainDueAt = performance.now()
+    shutdown.serving = false
+    shutdown.servingEnds.abort()
     const start = (): Promise<DrainResult> => {
-      // First of all, before the phase is announced: a connection that reaches the port while it closes is reset.
-      connections.stopListening()
-      drainBy = deadline - hooks.reserve(deadline - performance.now())
-      reporter.phase('drain', 'start')
+      closePort()
+      shutdown.drainBy = hooksBudget(shutdown)
       work.count()
-      const waitForInjects = cause !== 'close'
-      const { retryAfter } = options
-      return drain({ gate, inflight, connections, lastCall, retryAfter, farewell, injects, waitForInjects }, drainBy)
+      const waitForInjects = shutdown.cause !== 'close'
+      const drainParts = { gate, inflight, connections, lastCall, farewell, injects, retryAfter: options.retryAfter, waitForInjects }
+      return timed(shutdown, 'drain', () => drain(drainParts, shutdown.drainBy))
     }
-    // Without pre-drain hooks, admission closes at once, as it always did.
-    drained ??= (hooks.has('preDrain') ? preDrainOnce().then(start) : start()).then(async result => {
-      reporter.phase('drain', 'end')
+    // Without pre-drain hooks, admission closes at once.
+    shutdown.drained = (hooks.has('preDrain') ? preDrainOnce(shutdown).then(start) : start()).then(async result => {
       // Work that outlived its response (waitUntil) is waited for next, within the same drain deadline.
-      await settleWork(drainBy, cause !== 'drain' || closeCalled)
+      await settleWork(shutdown, shutdown.drainBy, shutdown.cause !== 'drain' || shutdown.closeCalled)
       return result
     })
-    return drained
+    return shutdown.drained
   }
 
-  async function settleWork (by: number, last: boolean): Promise<void> {
-    const workStartedAt = performance.now()
-    worked = await work.settle(by, event => reporter.phase('work', event), last)
-    workMs += performance.now() - workStartedAt
+  async function settleWork (shutdown: Shutdown, by: number, last: boolean): Promise<void> {
+    const startedAt = performance.now()
+    shutdown.worked = await work.settle(by, event => reporter.phase('work', event), last)
+    shutdown.ms.work += performance.now() - startedAt
   }
 
-  async function beforeClose (): Promise<void> {
-    closeCalled = true
-    begin('close')
-    restartClock()
-    await drainOnce()
+  async function drainForClose (): Promise<void> {
+    const shutdown = begin('close')
+    shutdown.closeCalled = true
+    restartClock(shutdown)
+    await drainOnce(shutdown)
     // Work handed to waitUntil() after an app.drain() that ended early: close() waits for it too, within its deadline.
-    await settleWork(deadline - hooks.reserve(deadline - performance.now()), true)
+    await settleWork(shutdown, hooksBudget(shutdown), true)
+  }
+
+  /** fastify.close(): Fastify's own close step, then its onClose hooks (ours runs the shutdown hooks, the summary). */
+  async function closeFastify (shutdown: Shutdown): Promise<void> {
+    if (shutdown.closeCalled) return
+    try {
+      await fastify.close()
+    } catch (err) {
+      shutdown.closeFailed = true
+      fastify.log.error({ err }, 'fastify.close() failed during the graceful shutdown')
+    }
   }
 
   return {
     get isShuttingDown () {
-      return cause !== null
+      return current !== null
     },
 
     remaining () {
-      return cause === null ? options.timeout : deadline - performance.now()
+      return current === null ? options.timeout : current.deadline - performance.now()
     },
 
-    async shutdown (why, error) {
+    async shutdown (cause, error) {
       traffic.begin(inflight.admitted)
       // With nothing to wait for before the drain, the port closes before anything else runs, the first log line
       // included: a connection that reaches it from then on is refused, none is caught in the accept queue and reset.
-      if (closesAtOnce() && !hooks.has('preDrain')) connections.stopListening()
-      begin(why, error)
-      restartClock()
-      await Promise.all([delayWindow(), preDrainOnce()])
-      await drainOnce()
-      if (!closeCalled) {
-        try {
-          await fastify.close()
-        } catch (err) {
-          closeFailed = true
-          fastify.log.error({ err }, 'fastify.close() failed during the graceful shutdown')
-        }
-      }
-      const summary = await finished
-      return closeFailed ? 1 : summary.exitCode
+      if (closesAtOnce() && !hooks.has('preDrain')) closePort()
+      const shutdown = begin(cause, error)
+      restartClock(shutdown)
+      await Promise.all([serve(shutdown), preDrainOnce(shutdown)])
+      await drainOnce(shutdown)
+      await closeFastify(shutdown)
+      const summary = await shutdown.summary
+      return shutdown.closeFailed ? 1 : summary.exitCode
     },
 
-    async duringStartup (why, error) {
-      begin(why, error)
+    async duringStartup (cause, error) {
+      const shutdown = begin(cause, error)
       await this.onClose()
-      return (await finished).exitCode
+      return (await shutdown.summary).exitCode
     },
 
     drain () {
-      begin('drain')
-      return drainOnce()
+      return drainOnce(begin('drain'))
     },
 
-    beforeClose,
+    drainForClose,
 
     async preClose () {
-      await beforeClose()
-      closeStartedAt = performance.now()
+      await drainForClose()
+      // The close phase spans Fastify's own close step: it starts here and ends in onClose.
+      const shutdown = current!
+      shutdown.closeStartedAt = performance.now()
       reporter.phase('close', 'start')
       connections.closeIdle()
-      forceClose = setTimeout(connections.closeAll, drainBy - closeStartedAt)
+      shutdown.forceClose = setTimeout(connections.closeAll, shutdown.drainBy - shutdown.closeStartedAt)
     },
 
     async onClose () {
-      clearTimeout(forceClose)
+      const shutdown = begin('close')
+      clearTimeout(shutdown.forceClose)
       connections.release()
-      begin('close')
-      const result = await drainOnce()
-      const hooksStartedAt = performance.now()
-      if (closeStartedAt !== 0) reporter.phase('close', 'end')
-      closeStartedAt ||= hooksStartedAt
-      reporter.phase('hooks', 'start')
-      const outcomes = await hooks.run(cause as ShutdownCause, deadline, reporter.hook)
-      reporter.phase('hooks', 'end')
-      const endedAt = performance.now()
-      finish(reporter.summary({
-        cause: cause as ShutdownCause,
-        crashed,
-        closeFailed,
+      const result = await drainOnce(shutdown)
+      if (shutdown.closeStartedAt !== null) {
+        shutdown.ms.close = performance.now() - shutdown.closeStartedAt
+        reporter.phase('close', 'end')
+      }
+      const outcomes = await timed(shutdown, 'hooks', () => hooks.run(shutdown.cause, shutdown.deadline, reporter.hook))
+      shutdown.finish(reporter.summary({
+        cause: shutdown.cause,
+        crashed: shutdown.crashed,
+        closeFailed: shutdown.closeFailed,
         drain: result,
         refusedLater: gate.refused,
-        hooks: [...await preDrainOnce(), ...outcomes],
-        work: worked,
-        durationMs: {
-          total: endedAt - startedAt,
-          delay: delayMs,
-          preDrain: preDrainMs,
-          drain: result.durationMs,
-          work: workMs,
-          close: hooksStartedAt - closeStartedAt,
-          hooks: endedAt - hooksStartedAt
-        }
+        hooks: [...await preDrainOnce(shutdown), ...outcomes],
+        work: shutdown.worked,
+        durationMs: { total: performance.now() - shutdown.startedAt, ...shutdown.ms, drain: result.durationMs }
       }))
     }
   }

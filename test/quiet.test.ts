@@ -4,7 +4,7 @@
 // probes and the traffic after the signal were refused.
 import http from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createTraffic, QUIET_MIN_UNSEEN_MS } from '../lib/traffic.ts'
 import { start, summaryOf, type Child } from './helpers/child.ts'
 import { request, type Answer } from './helpers/http.ts'
@@ -69,8 +69,9 @@ t.test('light traffic: every request a balancer sends until it takes the instanc
   t.ok(tookOut - signalledAt < 3000)
 })
 
-t.test('traffic that never stops: the port closes at maxDelay', async t => {
-  const child = await start('app.ts', { options: { health: true, timeout: 10_000, maxDelay: 1500 } }, t)
+/** A checker and traffic that never stop, across a SIGTERM: what the traffic got, and when the signal went. */
+async function endless (options: Record<string, unknown>, t: Test): Promise<{ child: Child, code: number | null, sent: Sent[], signalledAt: number }> {
+  const child = await start('app.ts', { options: { health: true, ...options } }, t)
   const port = child.ports[0]!
   let stop = false
   const checker = every(port, '/health/ready', 200, () => !stop)
@@ -81,26 +82,22 @@ t.test('traffic that never stops: the port closes at maxDelay', async t => {
   const { code } = await child.exited()
   stop = true
   await Promise.all([checker.done, traffic.done])
+  return { child, code, sent: traffic.sent, signalledAt }
+}
+
+t.test('traffic that never stops: the port closes at maxDelay', async t => {
+  const { child, code, sent, signalledAt } = await endless({ timeout: 10_000, maxDelay: 1500 }, t)
   t.equal(code, 0)
   t.match(served(child), { ended: 'bound' })
   t.ok(served(child)!.durationMs >= 1450 && served(child)!.durationMs < 3000, `served ${served(child)!.durationMs} ms`)
-  const beforeBound = traffic.sent.filter(({ at }) => at > signalledAt && at < signalledAt + 1200)
+  const beforeBound = sent.filter(({ at }) => at > signalledAt && at < signalledAt + 1200)
   t.ok(beforeBound.length > 5, 'traffic went on after the signal')
   t.same(failed(beforeBound), [], 'and was served until the bound')
-  t.ok(traffic.sent.some(({ answer }) => answer.error === 'ECONNREFUSED'), 'after it, the port is closed')
+  t.ok(sent.some(({ answer }) => answer.error === 'ECONNREFUSED'), 'after it, the port is closed')
 })
 
 t.test('the default bound gives way to a short timeout', async t => {
-  const child = await start('app.ts', { options: { health: true, timeout: 3000 } }, t)
-  const port = child.ports[0]!
-  let stop = false
-  const checker = every(port, '/health/ready', 200, () => !stop)
-  const traffic = every(port, '/', 50, () => !stop)
-  await sleep(700)
-  child.process.kill('SIGTERM')
-  const { code } = await child.exited()
-  stop = true
-  await Promise.all([checker.done, traffic.done])
+  const { child, code } = await endless({ timeout: 3000 }, t)
   t.equal(code, 0)
   // timeout 3000, hookTimeout 10000: half the timeout is kept for the drain and the hooks.
   t.match(served(child), { ended: 'bound' })
