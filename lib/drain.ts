@@ -66,15 +66,14 @@ export interface DrainParts {
 }
 
 /**
- * The drain: the port closes, so new connections are refused (a balancer retries them elsewhere, for free); each
- * connection already open is served until a response that says Connection: close; those left idle go after a short
- * linger; then, past the point of no return, what is still in flight at the deadline is cut.
+ * The drain, once the port is closed (lib/sequence.ts closes it, first of all): each connection already open is served
+ * until a response that says Connection: close; those left idle go after a short linger; then, past the point of no
+ * return, what is still in flight at the deadline is cut.
  */
 export function drain (parts: DrainParts, drainBy: number): Promise<DrainResult> {
   const { gate, inflight, connections, lastCall, retryAfter, farewell } = parts
   const startedAt = performance.now()
   gate.lastCall()
-  connections.stopListening()
   const lingerUntil = inflight.admittedRecently ? startedAt + LINGER_MS : 0
   const inFlight = inFlightNow(parts)
   const early = parts.injects.drainStarts(inFlight, parts.waitForInjects)
