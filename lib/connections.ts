@@ -7,6 +7,8 @@ import { fastifyInternal } from './internals.ts'
 export interface Connections {
   /** The open HTTP/1 connections (on any kind of server), where the requests in flight are found. */
   readonly http1Sockets: ReadonlySet<Socket>
+  /** Fastify's onListen: its servers are bound, and the server is Fastify's to close (fastify.listen() was called). */
+  listened (): void
   /** Drain start: no new connection is accepted (the OS refuses them, and balancers retry elsewhere); the open ones stay. */
   stopListening (): void
   /** Drain start: every HTTP/2 session gets GOAWAY; its streams in flight finish, new ones go elsewhere. */
@@ -69,17 +71,17 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
   watch(fastify.server)
   // As Fastify decides at close(): a server from serverFactory that the app listens on by itself is not ours to close.
   let ours = fastifyInternal<{ serverFactory?: unknown }>(fastify, 'fastify.options')?.serverFactory === undefined
-  // The extra servers exist once listen() has bound them all.
-  fastify.addHook('onListen', async () => {
-    ours = true
-    for (const server of fastifyInternal<Server[]>(fastify, 'fastify.serverBindings') ?? []) watch(server)
-  })
 
   // The listener kept the process alive; after app.drain() it still has to be there for close().
   let holding: NodeJS.Timeout | undefined
 
   return {
     http1Sockets,
+    listened () {
+      ours = true
+      // The extra servers exist once listen() has bound them all.
+      for (const server of fastifyInternal<Server[]>(fastify, 'fastify.serverBindings') ?? []) watch(server)
+    },
     stopListening () {
       for (const server of servers) {
         if (!server.listening || !ours) continue

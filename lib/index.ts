@@ -79,6 +79,7 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
 
   // One onRequest hook, not two: each is one more pass through Fastify's hook runner on every request (issue 11).
   fastify.addHook('onRequest', gate.onRequest)
+  fastify.addHook('onListen', async () => connections.listened())
   fastify.addHook('preClose', sequence.preClose)
   // app.close() drains first, ahead of Fastify's own close step (the assumption is named in lib/close-order.ts).
   beforeFastifyCloses(fastify, () => {
