@@ -122,12 +122,23 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     return early
   }
 
+  /**
+   * When admission would close but for the pre-drain hooks: the delay window's end (cut short now, if it still runs),
+   * else the shutdown's start. The hooks' reserve is half the budget left from there at most, so the pre-drain hooks'
+   * time comes out of the drain's share, never out of the reserve.
+   */
+  function drainDueAt (): number {
+    if (delayMs > 0) return startedAt + delayMs
+    return options.delay > 0 ? performance.now() : startedAt
+  }
+
   function drainOnce (): Promise<DrainResult> {
+    const dueAt = drainDueAt()
     skipDelay.abort()
     const start = (): Promise<DrainResult> => {
       // First of all: a connection that reaches the port while it closes is reset instead of refused.
       connections.stopListening()
-      drainBy = deadline - hooks.reserve(deadline - performance.now())
+      drainBy = deadline - hooks.reserve(deadline - dueAt)
       reporter.phase('drain', 'start')
       work.count()
       return drain({ gate, inflight, connections, lastCall, retryAfter: options.retryAfter, farewell }, drainBy)
