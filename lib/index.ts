@@ -9,6 +9,7 @@ import { createInflight } from './inflight.ts'
 import { createLastCall } from './last-call.ts'
 import { refusesWhileClosing, resolveOptions, type FastifyGracefulOptions } from './options.ts'
 import { warnAboutNeighbours } from './neighbours.ts'
+import { watchOnResponse } from './on-response.ts'
 import { watchOutsideRoutes } from './outside.ts'
 import { createReporter } from './report.ts'
 import { createSequence } from './sequence.ts'
@@ -44,7 +45,7 @@ declare module 'fastify' {
 const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastifyGraceful (fastify: FastifyInstance, rawOptions) {
   const options = resolveOptions(rawOptions as Record<string, unknown>)
   const connections = watchConnections(fastify, fastify.initialConfig.http2 === true)
-  const inflight = createInflight(connections.http1Sockets, LINGER_MS)
+  const inflight = createInflight(connections.http1Sockets, LINGER_MS, watchOnResponse(fastify))
   const lastCall = createLastCall()
   const reporter = createReporter(fastify)
   const outside = watchOutsideRoutes(fastify, reporter.outsideGate)
