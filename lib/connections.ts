@@ -39,9 +39,13 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
   // The socket under each HTTP/2 session: a client that never sent its preface holds its session even after GOAWAY.
   const sessionSockets = new Set<Socket>()
   const handshaking = new Set<Socket>()
-  const follow = <T extends { once (event: 'close', listener: () => void): unknown }>(set: Set<T>, item: T): void => {
+  // One listener per set, shared by its members (`this`): no closure and no once() wrapper per connection.
+  const forgetters = new Map<Set<unknown>, () => void>()
+  const follow = <T extends { on (event: 'close', listener: () => void): unknown }>(set: Set<T>, item: T): void => {
+    let forget = forgetters.get(set)
+    if (forget === undefined) forgetters.set(set, forget = function (this: T) { set.delete(this) })
     set.add(item)
-    item.once('close', () => set.delete(item))
+    item.on('close', forget)
   }
 
   function watch (server: Server): void {
