@@ -1,7 +1,7 @@
 // One bench server in its own process: `node bench/server.mjs <variant>`.
 // Talks to the harness over IPC: reports its port and what happens inside, answers
 // cpu/memory probes. BENCH_DEADLINE_MS sets every variant's own time limit.
-import { buildApp } from './app.mjs'
+import { buildApp, held } from './app.mjs'
 
 const variant = process.argv[2]
 const deadline = Number(process.env.BENCH_DEADLINE_MS) || 10000
@@ -23,6 +23,13 @@ process.on('message', (message) => {
       notify({ type: 'cpu', user: used.user, system: used.system })
       break
     }
+    case 'held':
+      notify({ type: 'held', count: held.count })
+      break
+    case 'release':
+      held.release()
+      notify({ type: 'released' })
+      break
     case 'mem': {
       // Twice: the second pass collects what the first one's finalizers released.
       if (global.gc) { global.gc(); global.gc() }
