@@ -66,6 +66,23 @@ t.test('the drain is bounded: a hung request gets a 503 at the drain deadline, a
   t.match(summary(logs), { cause: 'drain', exitCode: 1, requests: { drained: 0, cut: 1 } })
 })
 
+t.test('thousands of hung requests: the cut starts early enough for the drain to end by its deadline', async t => {
+  const count = 5000
+  const { app } = await build({ timeout: 1000 }, { logger: false })
+  t.teardown(() => app.close())
+  let reached = 0
+  app.get('/hang', () => { reached++; return new Promise(() => {}) })
+  const hung = Array.from({ length: count }, () => app.inject('/hang'))
+  while (reached < count) await sleep(5)
+  const started = performance.now()
+  const result = await app.drain()
+  const tookMs = performance.now() - started
+  t.match(result, { inflight: count, completed: 0, cut: count, timedOut: true })
+  // The drain deadline is 950 ms away; cutting 5000 requests starts about 750 ms before it (0.15 ms each).
+  t.ok(tookMs < 900, `the drain ended ${Math.round(tookMs)} ms after it began, before its deadline (950 ms)`)
+  t.ok((await Promise.all(hung)).every(res => res.statusCode === 503), 'every one was answered 503')
+})
+
 t.test('a response already streaming when the deadline comes is closed, not left hanging', async t => {
   const { app } = await build({ timeout: 300 })
   app.get('/stream', (_request, reply) => {
