@@ -118,7 +118,7 @@ async function settle (inflight: Inflight, connections: Connections, lingerUntil
   for (;;) {
     // The fewer requests are left, the later the cut may start: the time left is checked again when it comes.
     const cutBy = (): number => drainBy - inflight.pending().length * CUT_COST_MS
-    let idle = inflight.pending().length === 0
+    let idle = await within(inflight.whenIdle(), cutBy() - performance.now())
     while (!idle && cutBy() > performance.now()) idle = await within(inflight.whenIdle(), cutBy() - performance.now())
     if (!idle) return false
     const linger = lingerUntil - performance.now()

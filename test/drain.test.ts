@@ -70,10 +70,10 @@ t.test('thousands of hung requests: the cut starts early enough for the drain to
   const count = 5000
   const { app } = await build({ timeout: 1000 }, { logger: false })
   t.teardown(() => app.close())
-  let reached = 0
-  app.get('/hang', () => { reached++; return new Promise(() => {}) })
+  const reached = { count: 0 }
+  app.get('/hang', () => { reached.count++; return new Promise(() => {}) })
   const hung = Array.from({ length: count }, () => app.inject('/hang'))
-  while (reached < count) await sleep(5)
+  while (reached.count < count) await sleep(5)
   const started = performance.now()
   const result = await app.drain()
   const tookMs = performance.now() - started
@@ -81,6 +81,23 @@ t.test('thousands of hung requests: the cut starts early enough for the drain to
   // The drain deadline is 950 ms away; cutting 5000 requests starts about 750 ms before it (0.15 ms each).
   t.ok(tookMs < 900, `the drain ended ${Math.round(tookMs)} ms after it began, before its deadline (950 ms)`)
   t.ok((await Promise.all(hung)).every(res => res.statusCode === 503), 'every one was answered 503')
+})
+
+t.test('as requests finish, the cut moves back towards the deadline: the hung ones get the time the others freed', async t => {
+  const { app } = await build({ timeout: 1000 }, { logger: false })
+  t.teardown(() => app.close())
+  const reached = { count: 0 }
+  app.get('/hang', () => { reached.count++; return new Promise(() => {}) })
+  app.get('/quick', async () => { reached.count++; await sleep(100); return 'done' })
+  const requests = [...Array.from({ length: 4000 }, () => app.inject('/quick')), ...Array.from({ length: 1000 }, () => app.inject('/hang'))]
+  while (reached.count < 5000) await sleep(5)
+  const started = performance.now()
+  const result = await app.drain()
+  const tookMs = performance.now() - started
+  t.match(result, { inflight: 5000, completed: 4000, cut: 1000 })
+  // With 5000 in flight the cut was due 750 ms before the deadline; with 1000 left, 150 ms before it (800 ms in).
+  t.ok(tookMs > 600, `the hung requests were cut ${Math.round(tookMs)} ms into the drain, not at once`)
+  await Promise.all(requests)
 })
 
 t.test('a response already streaming when the deadline comes is closed, not left hanging', async t => {
