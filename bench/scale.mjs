@@ -62,7 +62,8 @@ async function signalAndWait (server, cap, after = async () => {}) {
     await server.kill()
     return { ms: null, capped: true, exit: 'killed at cap' }
   }
-  return { ms: exit.at - signalAt, capped: false, exit: exit.code ?? exit.signal }
+  const lastMoment = Number(/exited at ([\d.]+)/.exec(server.stderr)?.[1])
+  return { ms: exit.at - signalAt, ownMs: Number.isFinite(lastMoment) ? lastMoment - signalAt : null, capped: false, exit: exit.code ?? exit.signal }
 }
 
 /** How the clients ended: their last status, or 'no answer'; counted. */
@@ -131,7 +132,7 @@ export async function runScale ({ sizes, runs, deadline, cap, releaseAfter, log 
           try {
             const result = await measure()
             cases[name].push(result)
-            log(`  scale N=${n} ${variant} ${name}: ${result.capped ? `> ${cap} ms (killed)` : `${Math.round(result.ms)} ms, exit ${result.exit}`}` +
+            log(`  scale N=${n} ${variant} ${name}: ${result.capped ? `> ${cap} ms (killed)` : `${Math.round(result.ms)} ms (its own last moment: ${Math.round(result.ownMs)} ms), exit ${result.exit}`}` +
               `${result.heapPerConnection === undefined ? '' : `, heap ${Math.round(result.heapPerConnection)} B/connection`}; clients ${JSON.stringify(result.clients)}`)
           } catch (err) {
             cases[name].push({ error: err.message })
@@ -146,6 +147,7 @@ export async function runScale ({ sizes, runs, deadline, cap, releaseAfter, log 
       return [name, {
         runs: results,
         ms: timed.length > 0 ? summarize(timed) : null,
+        ownMs: timed.length > 0 ? summarize(ok.filter((r) => !r.capped).map((r) => r.ownMs ?? r.ms)) : null,
         cappedRuns: ok.length - timed.length,
         ...(name === 'idle' && ok.length > 0 ? { heapPerConnection: summarize(ok.map((r) => r.heapPerConnection)) } : {})
       }]

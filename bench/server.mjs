@@ -1,6 +1,7 @@
 // One bench server in its own process: `node bench/server.mjs <variant>`.
 // Talks to the harness over IPC: reports its port and what happens inside, answers
 // cpu/memory probes. BENCH_DEADLINE_MS sets every variant's own time limit.
+import { writeSync } from 'node:fs'
 import { buildApp, held } from './app.mjs'
 
 const variant = process.argv[2]
@@ -39,6 +40,10 @@ process.on('message', (message) => {
     }
   }
 })
+
+// The process's own last moment, on the same clock as the harness (performance.timeOrigin + now): a harness busy
+// with thousands of sockets of its own learns of the exit later than it happens.
+process.on('exit', () => { writeSync(2, `\nexited at ${performance.timeOrigin + performance.now()}\n`) })
 
 // The harness may vanish; the IPC channel must not keep a shutting-down server alive.
 process.channel?.unref()
