@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
+import type { Http1Sockets } from './connections.ts'
 import type { OnResponse } from './on-response.ts'
 
 /** One request in flight: its raw request and response, and its Fastify reply when it was tracked on its own. */
@@ -35,7 +36,7 @@ export interface Inflight {
 /** The response an HTTP/1 socket is busy with; Node keeps it there from the first byte of the request to the last of the response. */
 type BusySocket = Socket & { _httpMessage?: ServerResponse | null }
 
-export function createInflight (http1Sockets: ReadonlySet<Socket>, recentMs: number, onResponse: OnResponse): Inflight {
+export function createInflight (http1Sockets: Http1Sockets, recentMs: number, onResponse: OnResponse): Inflight {
   const open = new Map<ServerResponse, Exchange>()
   let waiters: Array<() => void> = []
   // During a shutdown only: the requests whose onResponse hooks Fastify has yet to run to the end; true once closed.
@@ -117,7 +118,7 @@ export function createInflight (http1Sockets: ReadonlySet<Socket>, recentMs: num
         onResponse.watch(fastifyDone)
         for (const res of open.keys()) awaitOnResponse(res)
       }
-      for (const socket of http1Sockets as ReadonlySet<BusySocket>) {
+      for (const socket of http1Sockets as Iterable<BusySocket>) {
         const res = socket._httpMessage
         if (res !== null && res !== undefined && !res.writableEnded) {
           follow({ req: res.req, res, hijacked: () => (res.req as { upgrade?: boolean }).upgrade === true })
