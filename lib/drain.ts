@@ -108,10 +108,11 @@ function release (exchange: Exchange, lastCall: LastCall): void {
 }
 
 /**
- * What cutting one request costs, up to the exit: its 503, its connection's close, the exit's share (about 0.1 ms
- * each on a 2-core VM, bench/scale.mjs): with thousands in flight, the cut starts that much before the drain deadline.
+ * What cutting one request costs, up to the exit: its 503, its connection's close, the exit's share (0.065 ms each on a
+ * 2-core VM, bench/scale.mjs; 0.1 leaves room for a slower one): with thousands in flight, the cut starts that much
+ * before the drain deadline.
  */
-export const CUT_COST_MS = 0.15
+export const CUT_COST_MS = 0.1
 
 /** True once nothing is in flight and no idle connection is left to bring a request; false at the deadline. */
 async function settle (inflight: Inflight, connections: Connections, lingerUntil: number, drainBy: number): Promise<boolean> {
