@@ -143,7 +143,9 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
       // Node holds a connection that never sent a byte until its headersTimeout (HTTP/1) or for ever (HTTP/2 before its
       // preface, even after GOAWAY); one after a TLS handshake with no request; one still in its TLS handshake.
       for (const socket of sessionSockets) if (socket.bytesRead === 0) socket.destroy()
-      for (const socket of http1Sockets as Iterable<HttpSocket>) if (socket._httpMessage === undefined && socket.bytesRead === 0) socket.destroy()
+      for (const socket of http1Sockets as Iterable<HttpSocket>) {
+        if (socket._httpMessage === undefined && socket.bytesRead === 0) socket.destroy()
+      }
       for (const socket of handshaking) socket.destroy()
     },
     closeAll () {
