@@ -75,8 +75,19 @@ export async function buildApp (variant, { deadline, notify, dist = '../dist' })
     notify({ type: 'inflight', url: request.url, at: now() })
   })
 
+  // Held until the harness releases every such request at once (never, for a hung one); counted, not notified one by
+  // one: the scale measure sends tens of thousands.
+  app.get('/held', () => {
+    held.count++
+    return held.released
+  })
+
   return app
 }
+
+/** The requests to /held so far, and what answers them all (bench/server.mjs's 'release'). */
+export const held = { count: 0, release: () => {}, released: null }
+held.released = new Promise((resolve) => { held.release = () => resolve({ ok: true }) })
 
 function isBisect (variant) {
   return variant.startsWith('bisect-') && variant.slice(7).split('+').every((part) => part in BISECT_PARTS)

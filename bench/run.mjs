@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --out dir] [-- --only lockstep,overhead,shutdown,memory,timeline]
+// npm run bench [-- --quick] [-- --out dir] [-- --only lockstep,overhead,shutdown,memory,timeline,scale]
 // Runs every measure, prints one table per measure, writes results.json and timeline.svg
 // (into bench/, or .cache/bench-quick/ for a quick run, unless --out says where).
 // BENCH_QUICK=1 is the same as --quick: tiny counts, every measure, well under a minute.
@@ -12,6 +12,7 @@ import { runOverhead } from './overhead.mjs'
 import { runShutdown } from './shutdown.mjs'
 import { runMemory } from './memory.mjs'
 import { runTimeline } from './timeline.mjs'
+import { runScale } from './scale.mjs'
 import { runLockstep, lockstepReport, LOCKSTEP_PROCESSES } from './lockstep.mjs'
 import { SHUTDOWN_VARIANTS } from './app.mjs'
 import { fmt, fmtSpread, table } from './lib/stats.mjs'
@@ -24,7 +25,7 @@ const out = outAt >= 0
   ? args[outAt + 1]
   : fileURLToPath(new URL(quick ? '../.cache/bench-quick/' : '.', import.meta.url))
 const onlyAt = args.indexOf('--only')
-const only = onlyAt >= 0 ? args[onlyAt + 1].split(',') : ['lockstep', 'overhead', 'shutdown', 'memory', 'timeline']
+const only = onlyAt >= 0 ? args[onlyAt + 1].split(',') : ['lockstep', 'overhead', 'shutdown', 'memory', 'timeline', 'scale']
 
 const CONFIG = quick
   ? {
@@ -32,14 +33,17 @@ const CONFIG = quick
       overhead: { rounds: 2, amount: 1000, warmup: 1000, connections: 10, pipelining: 1 },
       shutdown: { runs: { idle: 1, trap: 1, hung: 1, load: 1 }, idleFor: 300, deadline: 1000, cap: 2000, left: 400, workers: 64, warm: 300, workMs: 10 },
       memory: { requests: 6000, checkpoints: 3, connections: 64, churn: 200, warmup: 1000 },
-      timeline: { workers: 64, warm: 400, lbDelay: 200, deadline: 1000, cap: 2000 }
+      timeline: { workers: 64, warm: 400, lbDelay: 200, deadline: 1000, cap: 2000 },
+      scale: { sizes: [50, 200], runs: 1, deadline: 1000, cap: 1500, releaseAfter: 200 }
     }
   : {
       lockstep: { rounds: 3, requests: 20000, warmup: 10000, workers: 4, processes: LOCKSTEP_PROCESSES },
       overhead: { rounds: 30, amount: 15000, warmup: 20000, connections: 10, pipelining: 1 },
       shutdown: { runs: { idle: 7, trap: 3, hung: 3, load: 5 }, idleFor: 1000, deadline: 10000, cap: 12000, left: 400, workers: 64, warm: 1000, workMs: 10 },
       memory: { requests: Number(process.env.BENCH_MEMORY_REQUESTS) || 1000000, checkpoints: 10, connections: 64, churn: 10000, warmup: 20000 },
-      timeline: { workers: 64, warm: 1000, lbDelay: 200, deadline: 10000, cap: 12000 }
+      timeline: { workers: 64, warm: 1000, lbDelay: 200, deadline: 10000, cap: 12000 },
+      // 19,500, not 20,000: one process may hold about 20,000 files here, and the server needs a few of its own.
+      scale: { sizes: [1000, 10000, 19500], runs: 1, deadline: 3000, cap: 6000, releaseAfter: 200 }
     }
 
 const log = (line) => console.log(line)
@@ -80,6 +84,7 @@ await step('overhead', () => runOverhead({ ...CONFIG.overhead, log }))
 await step('shutdown', () => runShutdown({ ...CONFIG.shutdown, variants: SHUTDOWN_VARIANTS, log }))
 await step('memory', () => runMemory({ ...CONFIG.memory, log }))
 await step('timeline', () => runTimeline({ ...CONFIG.timeline, out, machine, log }))
+await step('scale', () => runScale({ ...CONFIG.scale, log }))
 
 results.meta.durationSeconds = Math.round((Date.now() - started) / 1000)
 results.targets = verdicts(results)
@@ -156,6 +161,18 @@ export function report (r) {
           : [v, x.counts.answered, x.counts.refused, x.counts.failed, fmt(x.phases.admissionClosed, 0), fmt(x.phases.close, 0), `${x.exit.code} at ${fmt(x.exit.ms, 0)} ms`])))
   }
 
+  if (r.scale?.sizes) {
+    const c = r.scale.config
+    const ms = (e) => (!e ? 'n/a' : e.ms ? `${fmtSpread(e.ms, 0)} (own ${fmt(e.ownMs?.median, 0)})` + (e.cappedRuns ? ` (${e.cappedRuns}× > cap)` : '') : e.cappedRuns ? `> ${c.cap} (cap)` : `error: ${e.runs?.[0]?.error?.split('\n')[0]}`)
+    const exits = (e) => tallyCell(Object.fromEntries(Object.entries((e?.runs ?? []).reduce((t, run) => ({ ...t, [run.exit ?? 'error']: (t[run.exit ?? 'error'] ?? 0) + 1 }), {}))))
+    const clients = (e) => tallyCell(e?.runs?.[e.runs.length - 1]?.clients)
+    parts.push(`### 5. At scale: N connections on one process (timeout ${c.deadline} ms; in flight: answered ${c.releaseAfter} ms after SIGTERM)\n` +
+      `heap per idle connection after a forced GC, and ms from SIGTERM to the exit as the harness saw it (own: the server's last moment, on the same clock; the harness, busy with N sockets, learns of the exit later); ${c.runs} run(s) per cell, cap ${c.cap} ms\n\n` +
+      table(['N', 'variant', 'heap B / idle connection', 'idle: ms', 'in flight: ms', 'in flight: exit, clients', 'hung: ms', 'hung: exit, clients'],
+        Object.entries(r.scale.sizes).flatMap(([n, byVariant]) => Object.entries(byVariant).map(([v, x]) => [n, v,
+          x.idle.heapPerConnection ? fmt(x.idle.heapPerConnection.median, 0) : 'n/a', ms(x.idle), ms(x.inflight), `${exits(x.inflight)}; ${clients(x.inflight)}`, ms(x.hung), `${exits(x.hung)}; ${clients(x.hung)}`]))))
+  }
+
   if (r.targets) {
     parts.push('### Targets (ours)\n\n' + table(['measure', 'target', 'ours', 'met'], r.targets.map((t) => [t.measure, t.target, t.value, t.met === null ? 'n/a' : t.met ? 'yes' : '**no**'])))
   }
@@ -205,6 +222,21 @@ function verdicts (r) {
     add('heap growth with requests / connections', 'no growth beyond plain\'s',
       `${(m.ours.heapBytesPer100kRequests / 1024).toFixed(1)} KiB per 100k req (plain ${(m.plain.heapBytesPer100kRequests / 1024).toFixed(1)}), ${fmt(m.ours.heapBytesPerConnection, 1)} B/conn (plain ${fmt(m.plain.heapBytesPerConnection, 1)})`, flat)
   }
+  const scale = r.scale?.sizes
+  if (scale) {
+    const { deadline } = r.scale.config
+    for (const [n, byVariant] of Object.entries(scale)) {
+      const ours = byVariant.ours
+      const plain = byVariant.plain
+      const heap = ours?.idle?.heapPerConnection?.median
+      const plainHeap = plain?.idle?.heapPerConnection?.median
+      if (heap !== undefined && plainHeap !== undefined) add(`scale N=${n}: heap per idle connection`, '<= plain + 100 B', `${fmt(heap, 0)} B (plain ${fmt(plainHeap, 0)} B)`, heap <= plainHeap + 100)
+      // The server's own last moment: the harness, busy closing N sockets of its own, learns of the exit later.
+      const hung = ours?.hung?.ownMs?.max
+      add(`scale N=${n}: SIGTERM → the server's last moment, hung requests`, `<= timeout (${deadline} ms) + 100`,
+        hung === undefined ? 'past the cap' : `${fmt(hung, 0)} ms (the harness saw ${fmt(ours.hung.ms?.max, 0)})`, hung !== undefined && hung <= deadline + 100)
+    }
+  } else if (only.includes('scale')) add('scale', 'runs', r.scale?.error ?? 'not run', false)
   return rows
 }
 

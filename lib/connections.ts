@@ -4,9 +4,13 @@ import { Server as NetServer, type Socket } from 'node:net'
 import { Server as TlsServer } from 'node:tls'
 import { fastifyInternal } from './internals.ts'
 
+/** The open HTTP/1 connections (on any kind of server), where the requests in flight are found. */
+export interface Http1Sockets extends Iterable<Socket> {
+  has (socket: object): boolean
+}
+
 export interface Connections {
-  /** The open HTTP/1 connections (on any kind of server), where the requests in flight are found. */
-  readonly http1Sockets: ReadonlySet<Socket>
+  readonly http1Sockets: Http1Sockets
   /** Fastify's onListen: its servers are bound, and the server is Fastify's to close (fastify.listen() was called). */
   listened (): void
   /** Drain start: no new connection is accepted (the OS refuses them, and balancers retry elsewhere); the open ones stay. */
@@ -26,7 +30,18 @@ export interface Connections {
 
 type Server = FastifyInstance['server']
 /** What Node's HTTP/1 server keeps on a socket: the response it is busy with (undefined until its first request). */
-type HttpSocket = Socket & { _httpMessage?: object | null, _parent?: Socket }
+type HttpSocket = Socket & { _httpMessage?: object | null, _parent?: Socket, server?: unknown, parser?: object | null }
+
+/** Node's own list of an HTTP/1 server's connections, from listen() on: the one its closeIdleConnections() reads. */
+interface NodeConnections {
+  all (): Array<{ socket?: HttpSocket | null }>
+}
+
+function nodeConnections (server: Server): NodeConnections | undefined {
+  const key = Object.getOwnPropertySymbols(server).find(symbol => symbol.description === 'http.server.connections')
+  const list = key === undefined ? undefined : (server as unknown as Record<symbol, NodeConnections | undefined>)[key]
+  return typeof list?.all === 'function' ? list : undefined
+}
 
 /**
  * Every connection is watched here, one entry per connection and nothing per request: the HTTP/1 sockets (where a
@@ -37,13 +52,29 @@ type HttpSocket = Socket & { _httpMessage?: object | null, _parent?: Socket }
 export function watchConnections (fastify: FastifyInstance, http2: boolean): Connections {
   const servers: Server[] = []
   const sessions = new Set<Http2Session>()
-  const http1Sockets = new Set<HttpSocket>()
+  // HTTP/1 servers whose connections Node lists itself: nothing is kept per connection for them (about 500 B each).
+  const listed = new Map<Server, NodeConnections>()
+  // The other HTTP/1 connections: on HTTP/2 servers (allowHTTP1), and all of them where Node keeps no list.
+  const followed = new Set<HttpSocket>()
+  const http1Sockets: Http1Sockets = {
+    // An upgraded connection has left Node's list (and its parser): its request is tracked on its own instead.
+    has: socket => ((socket as HttpSocket).parser != null && listed.has((socket as HttpSocket).server as Server)) ||
+      followed.has(socket as HttpSocket),
+    * [Symbol.iterator] () {
+      for (const list of listed.values()) for (const { socket } of list.all()) if (socket) yield socket
+      yield * followed
+    }
+  }
   // The socket under each HTTP/2 session: a client that never sent its preface holds its session even after GOAWAY.
   const sessionSockets = new Set<Socket>()
   const handshaking = new Set<Socket>()
-  const follow = <T extends { once (event: 'close', listener: () => void): unknown }>(set: Set<T>, item: T): void => {
+  // One listener per set, shared by its members (`this`): no closure and no once() wrapper per connection.
+  const forgetters = new Map<Set<unknown>, () => void>()
+  const follow = <T extends { on (event: 'close', listener: () => void): unknown }>(set: Set<T>, item: T): void => {
+    let forget = forgetters.get(set)
+    if (forget === undefined) forgetters.set(set, forget = function (this: T) { set.delete(this) })
     set.add(item)
-    item.once('close', () => set.delete(item))
+    item.on('close', forget)
   }
 
   function watch (server: Server): void {
@@ -57,14 +88,24 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
       server.on('session', (session: Http2Session) => follow(sessions, session))
       if (tls) {
         server.on('secureConnection', (socket: HttpSocket & { alpnProtocol?: string | false }) => {
-          follow(socket.alpnProtocol === 'h2' ? sessionSockets : http1Sockets, socket)
+          follow(socket.alpnProtocol === 'h2' ? sessionSockets : followed, socket)
         })
       } else {
         server.on('connection', (socket: Socket) => follow(sessionSockets, socket))
       }
     } else {
       // HTTPS serves each request on the TLS socket, not on the TCP connection under it.
-      server.on(tls ? 'secureConnection' : 'connection', (socket: HttpSocket) => follow(http1Sockets, socket))
+      const event = tls ? 'secureConnection' : 'connection'
+      const onConnection = (socket: HttpSocket): void => {
+        const list = nodeConnections(server)
+        if (list === undefined) {
+          follow(followed, socket)
+          return
+        }
+        listed.set(server, list)
+        server.removeListener(event, onConnection)
+      }
+      server.on(event, onConnection)
     }
   }
 
@@ -102,12 +143,14 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
         // Node's own check also spares a connection whose next request is half read.
         if ('closeIdleConnections' in server) server.closeIdleConnections()
       }
-      // HTTP/1 on an HTTP/2 server (allowHTTP1): Node has no such check there.
-      if (http2) for (const socket of http1Sockets) if (!socket._httpMessage) socket.end()
+      // HTTP/1 on an HTTP/2 server (allowHTTP1), or where Node keeps no list: Node has no such check there.
+      for (const socket of followed) if (!socket._httpMessage) socket.end()
       // Node holds a connection that never sent a byte until its headersTimeout (HTTP/1) or for ever (HTTP/2 before its
       // preface, even after GOAWAY); one after a TLS handshake with no request; one still in its TLS handshake.
       for (const socket of sessionSockets) if (socket.bytesRead === 0) socket.destroy()
-      for (const socket of http1Sockets) if (socket._httpMessage === undefined && socket.bytesRead === 0) socket.destroy()
+      for (const socket of http1Sockets as Iterable<HttpSocket>) {
+        if (socket._httpMessage === undefined && socket.bytesRead === 0) socket.destroy()
+      }
       for (const socket of handshaking) socket.destroy()
     },
     closeAll () {

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
-import type { Socket } from 'node:net'
+import type { Http1Sockets } from './connections.ts'
 import type { Inflight } from './inflight.ts'
 import { isHttp1, type LastCall, type RawExchange } from './last-call.ts'
 
@@ -35,7 +35,7 @@ export interface GateParts {
   inflight: Inflight
   lastCall: LastCall
   /** The HTTP/1 connections the server accepted (not inject()'s stand-ins, which belong to app.drain() in tests). */
-  http1Sockets: ReadonlySet<Socket>
+  http1Sockets: Http1Sockets
   retryAfter: number | false
   /** Fastify's return503OnClosing: false lets every request through once closing. */
   refuseWhenClosed: boolean

@@ -11,6 +11,7 @@ import { watchInjects } from './injects.ts'
 import { createLastCall } from './last-call.ts'
 import { refusesWhileClosing, resolveOptions, type FastifyGracefulOptions } from './options.ts'
 import { warnAboutNeighbours } from './neighbours.ts'
+import { watchOnResponse } from './on-response.ts'
 import { watchOutsideRoutes } from './outside.ts'
 import { createReporter } from './report.ts'
 import { createSequence } from './sequence.ts'
@@ -48,7 +49,7 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   const options = resolveOptions(rawOptions as Record<string, unknown>)
   const connections = watchConnections(fastify, fastify.initialConfig.http2 === true)
   const traffic = createTraffic(options.kubernetes)
-  const inflight = createInflight(connections.http1Sockets, LINGER_MS, traffic.windowEnded)
+  const inflight = createInflight(connections.http1Sockets, LINGER_MS, watchOnResponse(fastify), traffic.windowEnded)
   const lastCall = createLastCall()
   const reporter = createReporter(fastify)
   const outside = watchOutsideRoutes(fastify, reporter.outsideGate)

@@ -1,6 +1,8 @@
 import type { FastifyReply } from 'fastify'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
+import type { Http1Sockets } from './connections.ts'
+import type { OnResponse } from './on-response.ts'
 
 /** One request in flight: its raw request and response, and its Fastify reply when it was tracked on its own. */
 export interface Exchange {
@@ -42,9 +44,14 @@ type BusySocket = Socket & { _httpMessage?: ServerResponse | null }
  * `windowEnded` hears, once per `recentMs` while requests keep coming, how many have been admitted so far: the pace
  * of the traffic, read without a clock per request (the quiet rule, lib/traffic.ts).
  */
-export function createInflight (http1Sockets: ReadonlySet<Socket>, recentMs: number, windowEnded: (admitted: number) => void): Inflight {
+export function createInflight (
+  http1Sockets: Http1Sockets, recentMs: number, onResponse: OnResponse, windowEnded: (admitted: number) => void
+): Inflight {
   const open = new Map<ServerResponse, Exchange>()
   let waiters: Array<() => void> = []
+  // During a shutdown only: the requests whose onResponse hooks Fastify has yet to run to the end; true once closed.
+  const hooksRunning = new Map<ServerResponse, boolean>()
+  let shuttingDown = false
   // No clock read per request (issue 11): a timer armed by the first request after a quiet spell, kept armed by a
   // flag while requests keep coming, and stopped by a window of `recentMs` with none. Under load: one wakeup per window.
   let recent = false
@@ -61,8 +68,8 @@ export function createInflight (http1Sockets: ReadonlySet<Socket>, recentMs: num
     }
   }
 
-  function settle (this: ServerResponse): void {
-    open.delete(this)
+  function done (res: ServerResponse): void {
+    open.delete(res)
     if (open.size === 0 && waiters.length > 0) {
       const ready = waiters
       waiters = []
@@ -70,9 +77,30 @@ export function createInflight (http1Sockets: ReadonlySet<Socket>, recentMs: num
     }
   }
 
+  function settle (this: ServerResponse): void {
+    // A request is done when Fastify is done with it: after its response, the onResponse hooks (fastifyDone).
+    if (hooksRunning.has(this) && this.writableFinished) {
+      hooksRunning.set(this, true)
+      return
+    }
+    hooksRunning.delete(this)
+    done(this)
+  }
+
+  function fastifyDone (res: object): void {
+    const closed = hooksRunning.get(res as ServerResponse)
+    hooksRunning.delete(res as ServerResponse)
+    if (closed === true) done(res as ServerResponse)
+  }
+
+  function awaitOnResponse (res: ServerResponse): void {
+    if (onResponse.awaited(res)) hooksRunning.set(res, false)
+  }
+
   function follow (exchange: Exchange): void {
     if (open.has(exchange.res)) return
     open.set(exchange.res, exchange)
+    if (shuttingDown) awaitOnResponse(exchange.res)
     exchange.res.on('close', settle)
   }
 
@@ -97,7 +125,13 @@ export function createInflight (http1Sockets: ReadonlySet<Socket>, recentMs: num
     },
     track,
     exchanges () {
-      for (const socket of http1Sockets as ReadonlySet<BusySocket>) {
+      if (!shuttingDown) {
+        // Only now, at the shutdown's start: until then no request pays for it.
+        shuttingDown = true
+        onResponse.watch(fastifyDone)
+        for (const res of open.keys()) awaitOnResponse(res)
+      }
+      for (const socket of http1Sockets as Iterable<BusySocket>) {
         const res = socket._httpMessage
         if (res !== null && res !== undefined && !res.writableEnded) {
           follow({ req: res.req, res, hijacked: () => (res.req as { upgrade?: boolean }).upgrade === true })

@@ -66,6 +66,40 @@ t.test('the drain is bounded: a hung request gets a 503 at the drain deadline, a
   t.match(summary(logs), { cause: 'drain', exitCode: 1, requests: { drained: 0, cut: 1 } })
 })
 
+t.test('thousands of hung requests: the cut starts early enough for the drain to end by its deadline', async t => {
+  const count = 5000
+  const { app } = await build({ timeout: 1000 }, { logger: false })
+  t.teardown(() => app.close())
+  const reached = { count: 0 }
+  app.get('/hang', () => { reached.count++; return new Promise(() => {}) })
+  const hung = Array.from({ length: count }, () => app.inject('/hang'))
+  while (reached.count < count) await sleep(5)
+  const started = performance.now()
+  const result = await app.drain()
+  const tookMs = performance.now() - started
+  t.match(result, { inflight: count, completed: 0, cut: count, timedOut: true })
+  // The drain deadline is 950 ms away; cutting 5000 requests starts about 500 ms before it (0.1 ms each).
+  t.ok(tookMs < 950, `the drain ended ${Math.round(tookMs)} ms after it began, before its deadline (950 ms)`)
+  t.ok((await Promise.all(hung)).every(res => res.statusCode === 503), 'every one was answered 503')
+})
+
+t.test('as requests finish, the cut moves back towards the deadline: the hung ones get the time the others freed', async t => {
+  const { app } = await build({ timeout: 1000 }, { logger: false })
+  t.teardown(() => app.close())
+  const reached = { count: 0 }
+  app.get('/hang', () => { reached.count++; return new Promise(() => {}) })
+  app.get('/quick', async () => { reached.count++; await sleep(100); return 'done' })
+  const requests = [...Array.from({ length: 4000 }, () => app.inject('/quick')), ...Array.from({ length: 1000 }, () => app.inject('/hang'))]
+  while (reached.count < 5000) await sleep(5)
+  const started = performance.now()
+  const result = await app.drain()
+  const tookMs = performance.now() - started
+  t.match(result, { inflight: 5000, completed: 4000, cut: 1000 })
+  // With 5000 in flight the cut was due 500 ms before the deadline; with 1000 left, 100 ms before it (850 ms in).
+  t.ok(tookMs > 600, `the hung requests were cut ${Math.round(tookMs)} ms into the drain, not at once`)
+  await Promise.all(requests)
+})
+
 t.test('a response already streaming when the deadline comes is closed, not left hanging', async t => {
   const { app } = await build({ timeout: 300 })
   app.get('/stream', (_request, reply) => {

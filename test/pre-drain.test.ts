@@ -1,7 +1,10 @@
 // Shutdown hooks with { phase: 'preDrain' }: at the start of the shutdown, before admission closes.
 import t from 'tap'
 import dc from 'node:diagnostics_channel'
+import { once } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { build, summary } from './helpers/app.ts'
+import { request } from './helpers/http.ts'
 
 t.test('app.close(): pre-drain hooks run first, in reverse order, while admission is still open', async t => {
   const { app, logs } = await build()
@@ -49,6 +52,29 @@ t.test('pre-drain hooks cannot push the deadline, and do not shrink the time kep
   t.match(summary(logs), { preDrainHooks: { timedOut: 1 } })
   t.ok(summary(logs)!.durationMs.preDrain < 400)
 })
+
+// Issue 20, item 4: timeout 3000, a request that never answers, a post-drain hook with a 1000 ms limit that needs 800 ms.
+for (const [preDrain, needs] of [['takes 1500 ms', 800], ['hangs to its bound', 750]] as const) {
+  t.test(`a pre-drain hook that ${preDrain} leaves the post-drain hook its whole limit (its reserve)`, async t => {
+    const { app, logs } = await build({ timeout: 3000 })
+    const limits: Record<string, number> = {}
+    const traces = { start: (message: any) => { limits[message.name] = message.limitMs } }
+    dc.tracingChannel('fastify-graceful.shutdown.hook').subscribe(traces as never)
+    t.teardown(() => dc.tracingChannel('fastify-graceful.shutdown.hook').unsubscribe(traces as never))
+    app.get('/hang', () => { app.log.info('hanging'); return new Promise(() => {}) })
+    app.addShutdownHook('close the db', async () => { await sleep(needs) }, { timeout: 1000 })
+    app.addShutdownHook('deregister', async ({ signal }) => {
+      await (preDrain === 'takes 1500 ms' ? sleep(1500) : once(signal, 'abort'))
+    }, { phase: 'preDrain', timeout: 2000 })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const hung = request((app.server.address() as { port: number }).port, '/hang')
+    while (!logs.some(line => line.msg === 'hanging')) await sleep(5)
+    await app.close()
+    await hung
+    t.ok(limits['close the db'] > 900, `the post-drain hook's limit (${limits['close the db']} ms) is near its own 1000 ms`)
+    t.match(summary(logs), { requests: { cut: 1 }, hooks: { ok: 1, timedOut: 0 } })
+  })
+}
 
 t.test('the phase channel shows the pre-drain phase, the hook trace the hook\'s phase', async t => {
   const { app } = await build()

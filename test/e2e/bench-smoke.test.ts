@@ -112,6 +112,20 @@ t.test('npm run bench -- --quick: every measure, every variant, well-formed resu
     t.match(svg, /fastify-graceful/)
   })
 
+  t.test('5. scale: per N, plain and ours, heap per connection and three SIGTERM cases', async t => {
+    t.same(Object.keys(results.scale?.sizes ?? {}), ['50', '200'], `scale ran${results.scale?.error ? `: ${results.scale.error}` : ''}`)
+    for (const [n, byVariant] of Object.entries<Json>(results.scale?.sizes ?? {})) {
+      for (const variant of ['plain', 'ours']) {
+        const v = byVariant[variant]
+        t.ok(isNumber(v?.idle?.heapPerConnection?.median), `N=${n} ${variant}: heap per connection`)
+        for (const name of ['idle', 'inflight', 'hung']) {
+          t.ok(v?.[name]?.runs?.length >= 1 && v[name].runs.every((run: Json) => !run.error), `N=${n} ${variant} ${name} ran`)
+        }
+      }
+      t.ok(isNumber(byVariant.ours?.hung?.ms?.median), `N=${n}: ours exits with hung requests`)
+    }
+  })
+
   t.test('targets table', async t => {
     t.ok(Array.isArray(results.targets) && results.targets.length >= 8, 'one row per target')
   })
