@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Http2Session } from 'node:http2'
 import { Server as NetServer, type Socket } from 'node:net'
 import { Server as TlsServer } from 'node:tls'
-import { fastifyInternal } from './internals.ts'
+import { busyWith, fastifyInternal, nodeConnections, parsedByHttp, serverOf, tcpUnder, type NodeConnections } from './private.ts'
 
 /** The open HTTP/1 connections (on any kind of server), where the requests in flight are found. */
 export interface Http1Sockets extends Iterable<Socket> {
@@ -29,19 +29,6 @@ export interface Connections {
 }
 
 type Server = FastifyInstance['server']
-/** What Node's HTTP/1 server keeps on a socket: the response it is busy with (undefined until its first request). */
-type HttpSocket = Socket & { _httpMessage?: object | null, _parent?: Socket, server?: unknown, parser?: object | null }
-
-/** Node's own list of an HTTP/1 server's connections, from listen() on: the one its closeIdleConnections() reads. */
-interface NodeConnections {
-  all (): Array<{ socket?: HttpSocket | null }>
-}
-
-function nodeConnections (server: Server): NodeConnections | undefined {
-  const key = Object.getOwnPropertySymbols(server).find(symbol => symbol.description === 'http.server.connections')
-  const list = key === undefined ? undefined : (server as unknown as Record<symbol, NodeConnections | undefined>)[key]
-  return typeof list?.all === 'function' ? list : undefined
-}
 
 /**
  * Every connection is watched here, one entry per connection and nothing per request: the HTTP/1 sockets (where a
@@ -55,11 +42,10 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
   // HTTP/1 servers whose connections Node lists itself: nothing is kept per connection for them (about 500 B each).
   const listed = new Map<Server, NodeConnections>()
   // The other HTTP/1 connections: on HTTP/2 servers (allowHTTP1), and all of them where Node keeps no list.
-  const followed = new Set<HttpSocket>()
+  const followed = new Set<Socket>()
   const http1Sockets: Http1Sockets = {
     // An upgraded connection has left Node's list (and its parser): its request is tracked on its own instead.
-    has: socket => ((socket as HttpSocket).parser != null && listed.has((socket as HttpSocket).server as Server)) ||
-      followed.has(socket as HttpSocket),
+    has: socket => (parsedByHttp(socket) && listed.has(serverOf(socket) as Server)) || followed.has(socket as Socket),
     * [Symbol.iterator] () {
       for (const list of listed.values()) for (const { socket } of list.all()) if (socket) yield socket
       yield * followed
@@ -82,12 +68,12 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
     const tls = server instanceof TlsServer
     if (tls) {
       server.on('connection', (socket: Socket) => follow(handshaking, socket))
-      server.on('secureConnection', (socket: HttpSocket) => { handshaking.delete(socket._parent as Socket) })
+      server.on('secureConnection', (socket: Socket) => { handshaking.delete(tcpUnder(socket) as Socket) })
     }
     if (http2) {
       server.on('session', (session: Http2Session) => follow(sessions, session))
       if (tls) {
-        server.on('secureConnection', (socket: HttpSocket & { alpnProtocol?: string | false }) => {
+        server.on('secureConnection', (socket: Socket & { alpnProtocol?: string | false }) => {
           follow(socket.alpnProtocol === 'h2' ? sessionSockets : followed, socket)
         })
       } else {
@@ -96,7 +82,7 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
     } else {
       // HTTPS serves each request on the TLS socket, not on the TCP connection under it.
       const event = tls ? 'secureConnection' : 'connection'
-      const onConnection = (socket: HttpSocket): void => {
+      const onConnection = (socket: Socket): void => {
         const list = nodeConnections(server)
         if (list === undefined) {
           follow(followed, socket)
@@ -144,13 +130,11 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
         if ('closeIdleConnections' in server) server.closeIdleConnections()
       }
       // HTTP/1 on an HTTP/2 server (allowHTTP1), or where Node keeps no list: Node has no such check there.
-      for (const socket of followed) if (!socket._httpMessage) socket.end()
+      for (const socket of followed) if (!busyWith(socket)) socket.end()
       // Node holds a connection that never sent a byte until its headersTimeout (HTTP/1) or for ever (HTTP/2 before its
       // preface, even after GOAWAY); one after a TLS handshake with no request; one still in its TLS handshake.
       for (const socket of sessionSockets) if (socket.bytesRead === 0) socket.destroy()
-      for (const socket of http1Sockets as Iterable<HttpSocket>) {
-        if (socket._httpMessage === undefined && socket.bytesRead === 0) socket.destroy()
-      }
+      for (const socket of http1Sockets) if (busyWith(socket) === undefined && socket.bytesRead === 0) socket.destroy()
       for (const socket of handshaking) socket.destroy()
     },
     closeAll () {

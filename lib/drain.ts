@@ -5,6 +5,7 @@ import { unavailable, type Gate } from './gate.ts'
 import type { Exchange, Inflight } from './inflight.ts'
 import type { Injects } from './injects.ts'
 import { isHttp1, pipelinedAfter, type LastCall } from './last-call.ts'
+import { busyWith } from './private.ts'
 
 export interface DrainResult {
   /** Requests in flight when admission closed. */
@@ -120,8 +121,8 @@ function release (exchange: Exchange, lastCall: LastCall): void {
   const { req, res } = exchange
   if (isHttp1(req) && res.headersSent) {
     // inject()'s stand-in socket has no end(): there is no connection to close.
-    const socket = req.socket as { end?: () => void, _httpMessage?: unknown }
-    if (socket._httpMessage === res && !pipelinedAfter(req)) res.once('close', () => socket.end?.())
+    const socket = req.socket as { end?: () => void }
+    if (busyWith(socket) === res && !pipelinedAfter(req)) res.once('close', () => socket.end?.())
   } else {
     lastCall.askToClose(exchange)
   }

@@ -1,8 +1,8 @@
 import type { FastifyReply } from 'fastify'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
 import type { Http1Sockets } from './connections.ts'
 import type { OnResponse } from './on-response.ts'
+import { busyWith } from './private.ts'
 
 /** One request in flight: its raw request and response, and its Fastify reply when it was tracked on its own. */
 export interface Exchange {
@@ -36,9 +36,6 @@ export interface Inflight {
   /** Resolves once no request is in flight. */
   whenIdle (): Promise<void>
 }
-
-/** The response an HTTP/1 socket is busy with; Node keeps it there from the first byte of the request to the last of the response. */
-type BusySocket = Socket & { _httpMessage?: ServerResponse | null }
 
 /**
  * `windowEnded` hears, once per `recentMs` while requests keep coming, how many have been admitted so far: the pace
@@ -119,9 +116,9 @@ export function createInflight (
         window ??= setTimeout(windowEnds, recentMs).unref()
         window.refresh()
       }
-      const socket = reply.request.raw.socket as BusySocket
+      const socket = reply.request.raw.socket
       // Found on its connection at shutdown unless it waits behind another response there (pipelined).
-      if (!http1Sockets.has(socket) || socket._httpMessage !== reply.raw) track(reply)
+      if (!http1Sockets.has(socket) || busyWith(socket) !== reply.raw) track(reply)
     },
     track,
     exchanges () {
@@ -131,8 +128,8 @@ export function createInflight (
         onResponse.watch(fastifyDone)
         for (const res of open.keys()) awaitOnResponse(res)
       }
-      for (const socket of http1Sockets as Iterable<BusySocket>) {
-        const res = socket._httpMessage
+      for (const socket of http1Sockets) {
+        const res = busyWith(socket)
         if (res !== null && res !== undefined && !res.writableEnded) {
           follow({ req: res.req, res, hijacked: () => (res.req as { upgrade?: boolean }).upgrade === true })
         }

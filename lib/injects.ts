@@ -1,11 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { FST_ERR_REOPENED_CLOSE_SERVER } from './errors.ts'
-
-/** What inject() returns without a callback (light-my-request's Chain): it dispatches a tick later, or when awaited. */
-interface Chain {
-  dispatch?: (this: unknown, req: IncomingMessage, res: ServerResponse) => unknown
-}
+import { wrapInjectDispatch } from './private.ts'
 
 export interface Injects {
   /** An inject() request issued before the drain began: in flight, whether or not it had reached the gate by then. */
@@ -45,18 +41,17 @@ export function watchInjects (fastify: FastifyInstance): Injects {
       callback(new FST_ERR_REOPENED_CLOSE_SERVER())
       return
     }
-    const chain = (inject as (...args: unknown[]) => unknown).apply(this, args) as Chain | undefined
-    const dispatch = chain?.dispatch
-    // With a callback, or once closed, inject() dispatches at once or fails: nothing is on its way.
-    if (draining || typeof dispatch !== 'function') return chain
+    const chain = (inject as (...args: unknown[]) => unknown).apply(this, args)
+    if (draining) return chain
     const token = {}
-    unanswered.set(token, undefined)
-    chain!.dispatch = function (req, res) {
+    // With a callback, or once closed, inject() dispatches at once or fails: nothing is on its way.
+    const followed = wrapInjectDispatch(chain, dispatch => function (this: unknown, req: IncomingMessage, res: ServerResponse) {
       early.add(req)
       unanswered.set(token, req)
       res.once('close', () => answered(token))
       return dispatch.call(this, req, res)
-    }
+    })
+    if (followed) unanswered.set(token, undefined)
     return chain
   } as FastifyInstance['inject']
 

@@ -1,14 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
+import { latestRequest } from './private.ts'
 
 /** The raw request and response of one exchange, whatever its connection. */
 export interface RawExchange {
   req: IncomingMessage
   res: ServerResponse
 }
-
-/** Node's HTTP/1 parser on a socket: `incoming` is the latest request read on it whose response has not finished. */
-type ParsedSocket = Socket & { parser?: { incoming?: IncomingMessage | null } | null }
 
 /** HTTP/2 forbids the Connection header; its sessions are closed with GOAWAY instead. */
 export function isHttp1 (req: { httpVersionMajor: number }): boolean {
@@ -17,7 +14,7 @@ export function isHttp1 (req: { httpVersionMajor: number }): boolean {
 
 /** True when a request was pipelined behind this one on its connection: closing after this response would lose it. */
 export function pipelinedAfter (req: IncomingMessage): boolean {
-  const latest = (req.socket as ParsedSocket | null)?.parser?.incoming
+  const latest = latestRequest(req.socket)
   return latest !== null && latest !== undefined && latest !== req
 }
 

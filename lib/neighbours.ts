@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { ShutdownSignal } from './options.ts'
 import { foreignListeners } from './signals.ts'
+import { isSignalExit } from './private.ts'
 
 /** fastify-cli's default closeGraceDelay: it exits the process this long after the signal. */
 export const CLI_GRACE_DELAY = 500
@@ -31,14 +32,6 @@ export function readCommandLine (path = '/proc/self/cmdline'): string[] {
   }
 }
 
-/**
- * signal-exit (used by tap, execa, write-file-atomic and many more) listens on every signal but acts only
- * when its own listeners are the last ones left: never while ours are installed.
- */
-function passive (listener: Function): boolean {
-  return /listeners\.length === (?:emitter\.)?count\b/.test(Function.prototype.toString.call(listener))
-}
-
 let warned = false
 
 /**
@@ -48,7 +41,8 @@ let warned = false
 export function warnAboutNeighbours (signals: ShutdownSignal[], timeout: number, warn: (message: string) => void): void {
   if (warned) return
   for (const signal of signals) {
-    const others = foreignListeners(signal).filter(listener => !passive(listener))
+    // signal-exit acts only when its own listeners are the last ones left: never while ours are installed.
+    const others = foreignListeners(signal).filter(listener => !isSignalExit(listener))
     if (others.length === 0) continue
     let message: string
     if (underFastifyCli()) {

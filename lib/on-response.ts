@@ -1,4 +1,4 @@
-import { fastifyInternal } from './internals.ts'
+import { fastifyInternal, runsOnResponse } from './private.ts'
 
 /** Fastify's per-request log step, the last thing it does for a request: after the onResponse hooks, logging or not. */
 interface LogController {
@@ -38,8 +38,7 @@ export function watchOnResponse (fastify: object): OnResponse {
       } catch {}
     },
     awaited (res) {
-      // Fastify listens for the end of every response it runs onResponse for (setupResponseListeners in its reply.js).
-      return watching && res.listeners('finish').some(listener => listener.name === 'onResFinished')
+      return watching && runsOnResponse(res)
     }
   }
 }

@@ -1,5 +1,5 @@
 import { FST_GRACEFUL_DELAY_TOO_LONG, FST_GRACEFUL_INVALID_OPTION, FST_GRACEFUL_UNKNOWN_OPTION, show } from './errors.ts'
-import { fastifyInternal } from './internals.ts'
+import { fastifyInternal } from './private.ts'
 
 /** Signals a shutdown can be bound to: the ones process managers send to ask a process to stop. */
 export const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'] as const

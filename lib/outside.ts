@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { isRootInstance } from './private.ts'
 
 export interface OutsideRoutes {
   /** At the first moment of a shutdown (once): follow every request the server answers from then on. */
@@ -17,7 +18,7 @@ export function watchOutsideRoutes (fastify: FastifyInstance, warn: (message: st
   let warned = false
   // On the root instance (plugin contexts inherit from it) every route passes the gate: what does not was answered
   // outside Fastify (a serverFactory handler's own URLs), by design, and the encapsulation diagnosis would be wrong.
-  const onRoot = Object.getPrototypeOf(fastify) === Object.prototype
+  const onRoot = isRootInstance(fastify)
   return {
     watch () {
       if (onRoot) return

@@ -6,6 +6,7 @@ import { fromSubscriber } from './channels.ts'
 import type { ShutdownCause } from './hooks.ts'
 import type { ShutdownSignal } from './options.ts'
 import { startWatchdog } from './watchdog.ts'
+import { keepWorkerAfterPrimary } from './private.ts'
 
 /** One Fastify instance's part in a process-wide shutdown. */
 export interface Participant {
@@ -82,8 +83,7 @@ function clusterWorker (): ClusterWorker | undefined {
  * exitedAfterDisconnect is set: the worker shuts down gracefully instead, and exits as a signal would make it.
  */
 function onPrimaryGone (this: ClusterWorker): void {
-  if (this.exitedAfterDisconnect) return
-  this.exitedAfterDisconnect = true
+  if (!keepWorkerAfterPrimary(this)) return
   shutdownOnce('disconnect').then(() => process.exit(0), () => process.exit(1))
 }
 
