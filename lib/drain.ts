@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import { setImmediate as afterPoll, setTimeout as sleep } from 'node:timers/promises'
 import type { Connections } from './connections.ts'
-import { unavailable, type Gate } from './gate.ts'
+import { unavailable } from './gate.ts'
 import type { Exchange, Inflight } from './inflight.ts'
 import type { Injects } from './injects.ts'
 import { isHttp1, pipelinedAfter, type LastCall } from './last-call.ts'
@@ -54,7 +54,6 @@ function within (work: Promise<void>, ms: number): Promise<boolean> {
 }
 
 export interface DrainParts {
-  gate: Gate
   inflight: Inflight
   connections: Connections
   lastCall: LastCall
@@ -64,6 +63,10 @@ export interface DrainParts {
   waitForInjects: boolean
   /** Tells the long-lived connections (HTTP/2 sessions, WebSockets) to go, once admission is closed. */
   farewell (): void
+  /** The drain's point of no return: from here on every new request is refused. */
+  pastNoReturn (): void
+  /** New requests refused with 503 so far. */
+  refused (): number
 }
 
 /**
@@ -72,9 +75,8 @@ export interface DrainParts {
  * return, what is still in flight at the deadline is cut.
  */
 export function drain (parts: DrainParts, drainBy: number): Promise<DrainResult> {
-  const { gate, inflight, connections, lastCall, retryAfter, farewell } = parts
+  const { inflight, connections, lastCall, retryAfter, farewell } = parts
   const startedAt = performance.now()
-  gate.lastCall()
   const lingerUntil = inflight.admittedRecently ? startedAt + LINGER_MS : 0
   const inFlight = inFlightNow(parts)
   const early = parts.injects.drainStarts(inFlight, parts.waitForInjects)
@@ -83,7 +85,7 @@ export function drain (parts: DrainParts, drainBy: number): Promise<DrainResult>
 
   const idle = (): Promise<void> => early.answered.then(() => inflight.whenIdle())
   return settle(idle, inflight, connections, Math.min(lingerUntil, drainBy), drainBy).then(finished => {
-    gate.close()
+    parts.pastNoReturn()
     const left = inflight.pending()
     for (const exchange of left) cut(exchange, retryAfter)
     const cutNow = new Set(left)
@@ -94,7 +96,7 @@ export function drain (parts: DrainParts, drainBy: number): Promise<DrainResult>
       inflight: inFlight.length + early.onTheirWay,
       completed: inFlight.reduce((count, e) => cutNow.has(e) ? count : count + 1, 0) + early.onTheirWay - cutOnTheirWay,
       cut: left.length,
-      refused: gate.refused,
+      refused: parts.refused(),
       durationMs: performance.now() - startedAt,
       timedOut: !finished
     }

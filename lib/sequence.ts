@@ -195,10 +195,15 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     shutdown.servingEnds.abort()
     const start = (): Promise<DrainResult> => {
       closePort()
+      // Admission: the next request on each open connection is served, as its last; nothing new.
+      gate.lastCall()
       shutdown.drainBy = hooksBudget(shutdown)
       work.count()
       const waitForInjects = shutdown.cause !== 'close'
-      const drainParts = { gate, inflight, connections, lastCall, farewell, injects, retryAfter: options.retryAfter, waitForInjects }
+      const pastNoReturn = (): void => gate.close()
+      const refused = (): number => gate.refused
+      const { retryAfter } = options
+      const drainParts = { inflight, connections, lastCall, farewell, injects, retryAfter, waitForInjects, pastNoReturn, refused }
       return timed(shutdown, 'drain', () => drain(drainParts, shutdown.drainBy))
     }
     // Without pre-drain hooks, admission closes at once.
