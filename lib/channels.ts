@@ -5,11 +5,20 @@ import dc from 'node:diagnostics_channel'
  * Nothing is built or published unless somebody subscribes.
  */
 export const CHANNELS = {
-  /** { fastify, cause, inflight, timeout, delay, error } at the first moment of a shutdown (error: the uncaught one, if that was the cause). */
+  /**
+   * { fastify, cause, inflight, timeout, delay, error } at the first moment of a shutdown (error: the uncaught one, if
+   * that was the cause).
+   */
   start: 'fastify-graceful.shutdown.start',
-  /** { fastify, phase: 'delay' | 'preDrain' | 'drain' | 'work' | 'close' | 'hooks', event: 'start' | 'end', elapsedMs } at each boundary ('preDrain' and 'work' only when they have something to run or wait for). */
+  /**
+   * { fastify, phase: 'delay' | 'preDrain' | 'drain' | 'work' | 'close' | 'hooks', event: 'start' | 'end', elapsedMs }
+   * at each boundary ('preDrain' and 'work' only when they have something to run or wait for).
+   */
   phase: 'fastify-graceful.shutdown.phase',
-  /** tracing:fastify-graceful.shutdown.hook:start|end|asyncStart|asyncEnd around each hook: { fastify, name, limitMs, phase, outcome, durationMs, error? }. */
+  /**
+   * tracing:fastify-graceful.shutdown.hook:start|end|asyncStart|asyncEnd around each hook: { fastify, name, limitMs,
+   * phase, outcome, durationMs, error? }.
+   */
   hook: 'fastify-graceful.shutdown.hook',
   /** { fastify, summary } once the summary is logged, before the exit. */
   end: 'fastify-graceful.shutdown.end'
@@ -55,7 +64,10 @@ export function openWindow (onError: (error: unknown) => void): () => void {
   return close
 }
 
-/** Whether an uncaught error now comes from a subscriber of the plugin's channels (the process listener leaves it to us). */
+/**
+ * Whether an uncaught error now comes from a subscriber of the plugin's channels (the process listener leaves it to
+ * us).
+ */
 export function fromSubscriber (): boolean {
   return publishing > 0
 }

@@ -2,7 +2,10 @@ import type { FastifyInstance } from 'fastify'
 import type { Http2Session } from 'node:http2'
 import { Server as NetServer, type Socket } from 'node:net'
 import { Server as TlsServer } from 'node:tls'
-import { busyWith, fastifyInternal, nodeConnections, parsedByHttp, serverOf, tcpUnder, type NodeConnections } from './private.ts'
+import {
+  busyWith, fastifyInternal, nodeConnections, parsedByHttp, serverOf, tcpUnder,
+  type NodeConnections
+} from './private.ts'
 
 /** The open HTTP/1 connections (on any kind of server), where the requests in flight are found. */
 export interface Http1Sockets extends Iterable<Socket> {
@@ -13,7 +16,10 @@ export interface Connections {
   readonly http1Sockets: Http1Sockets
   /** Fastify's onListen: its servers are bound, and the server is Fastify's to close (fastify.listen() was called). */
   listened (): void
-  /** Drain start: no new connection is accepted (the OS refuses them, and balancers retry elsewhere); the open ones stay. */
+  /**
+   * Drain start: no new connection is accepted (the OS refuses them, and balancers retry elsewhere); the open ones
+   * stay.
+   */
   stopListening (): void
   /** Drain start: every HTTP/2 session gets GOAWAY; its streams in flight finish, new ones go elsewhere. */
   goAway (): void
@@ -25,7 +31,7 @@ export interface Connections {
   /** The last resort once the close phase has used its time: every remaining connection goes. */
   closeAll (): void
   /** close() has begun: the process no longer needs holding up for it. */
-  release (): void
+  letProcessGo (): void
 }
 
 type Server = FastifyInstance['server']
@@ -118,7 +124,7 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
         holding ??= setInterval(() => {}, 2 ** 31 - 1)
       }
     },
-    release () {
+    letProcessGo () {
       clearInterval(holding)
     },
     goAway () {

@@ -38,7 +38,10 @@ function cut ({ req, res, hijacked }: Exchange, retryAfter: number | false): voi
     res.destroy()
     return
   }
-  const headers: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(CUT_BODY) }
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(CUT_BODY)
+  }
   if (retryAfter !== false) headers['retry-after'] = retryAfter
   if (isHttp1(req)) headers.connection = 'close'
   res.writeHead(503, headers)
@@ -80,11 +83,11 @@ export function drain (parts: DrainParts, drainBy: number): Promise<DrainResult>
   const lingerUntil = inflight.admittedRecently ? startedAt + LINGER_MS : 0
   const inFlight = inFlightNow(parts)
   const early = parts.injects.drainStarts(inFlight, parts.waitForInjects)
-  for (const exchange of inFlight) release(exchange, lastCall)
+  for (const exchange of inFlight) lastResponse(exchange, lastCall)
   farewell()
 
   const idle = (): Promise<void> => early.answered.then(() => inflight.whenIdle())
-  return settle(idle, inflight, connections, Math.min(lingerUntil, drainBy), drainBy).then(finished => {
+  return waitUntilDrained(idle, inflight, connections, Math.min(lingerUntil, drainBy), drainBy).then(finished => {
     parts.pastNoReturn()
     const left = inflight.pending()
     for (const exchange of left) cut(exchange, retryAfter)
@@ -119,7 +122,7 @@ function inFlightNow ({ inflight, connections, waitForInjects }: DrainParts): Ex
  * connection goes. A response already rendered while it waits its turn behind another (pipelining) is left as it is:
  * its connection goes with the idle ones, or with the answer to the next request.
  */
-function release (exchange: Exchange, lastCall: LastCall): void {
+function lastResponse (exchange: Exchange, lastCall: LastCall): void {
   const { req, res } = exchange
   if (isHttp1(req) && res.headersSent) {
     // inject()'s stand-in socket has no end(): there is no connection to close.
@@ -138,7 +141,7 @@ function release (exchange: Exchange, lastCall: LastCall): void {
 export const CUT_COST_MS = 0.1
 
 /** True once nothing is in flight and no idle connection is left to bring a request; false at the deadline. */
-async function settle (
+async function waitUntilDrained (
   idle: () => Promise<void>, inflight: Inflight, connections: Connections, lingerUntil: number, drainBy: number
 ): Promise<boolean> {
   for (;;) {

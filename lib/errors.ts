@@ -26,7 +26,10 @@ export const FST_GRACEFUL_UNKNOWN_OPTION = createError<'FST_GRACEFUL_UNKNOWN_OPT
   TypeError
 )
 
-export const FST_GRACEFUL_DELAY_TOO_LONG = createError<'FST_GRACEFUL_DELAY_TOO_LONG', [string, number, string, number, number, string, string]>(
+export const FST_GRACEFUL_DELAY_TOO_LONG = createError<
+  'FST_GRACEFUL_DELAY_TOO_LONG',
+  [string, number, string, number, number, string, string]
+>(
   'FST_GRACEFUL_DELAY_TOO_LONG',
   'fastify-graceful: %s (%d ms%s) leaves no room inside timeout (%d ms) for the drain and the hooks: ' +
     'keep at least %d ms after the %s (hookTimeout, or half of timeout if less), by raising timeout or lowering %s',

@@ -5,11 +5,11 @@ import { isHttp1, type LastCall, type RawExchange } from './last-call.ts'
 
 /**
  * Why a request is let through, or how it is turned away, depends only on this: open (no shutdown under way); begun
- * (a shutdown began but admission is still open: pre-drain hooks run); closing (the delay window: served, asked to
- * close its connection); last-call (the drain: no new connection, each open one served once more); closed (past the
- * drain's point of no return).
+ * (a shutdown began but admission is still open: pre-drain hooks run); announced (serving on after the signal: served,
+ * asked to close its connection); last-call (the drain: no new connection, each open one served once more); closed
+ * (past the drain's point of no return).
  */
-type Admission = 'open' | 'begun' | 'closing' | 'last-call' | 'closed'
+type Admission = 'open' | 'begun' | 'announced' | 'last-call' | 'closed'
 
 /** Marks a route that answers during the drain too (the health routes): set as a key of its route config. */
 export const ADMIT = Symbol('fastify-graceful.admit')
@@ -62,7 +62,7 @@ export function createGate (parts: GateParts): Gate {
   const { inflight, lastCall, http1Sockets, retryAfter, refuseWhenClosed, gated, arrived, issuedEarly } = parts
   let admission: Admission = 'open'
   let refused = 0
-  const closing = new AbortController()
+  const admissionClosed = new AbortController()
   const body = unavailable('Server is shutting down')
 
   /**
@@ -80,7 +80,10 @@ export function createGate (parts: GateParts): Gate {
     reply.code(503).header('content-type', 'application/json; charset=utf-8')
     if (retryAfter !== false) reply.header('retry-after', retryAfter)
     lastCall.askToClose(raw(reply))
-    const { upgrade, socket } = reply.request.raw as { upgrade?: boolean, socket: { end (done: () => void): void, destroy (): void } }
+    const { upgrade, socket } = reply.request.raw as {
+      upgrade?: boolean
+      socket: { end (done: () => void): void, destroy (): void }
+    }
     // An upgrade's socket has left Node's HTTP server (@fastify/websocket routes it by hand): nothing else closes it.
     if (upgrade === true) reply.raw.once('finish', () => socket.end(() => socket.destroy()))
     reply.send(body)
@@ -98,14 +101,15 @@ export function createGate (parts: GateParts): Gate {
     if (admission !== 'open') {
       gated(request)
       if (!admitted(request)) arrived()
-      if (admission !== 'begun') return closingOrClosed(request, reply, done)
+      if (admission !== 'begun') return announcedOrClosed(request, reply, done)
     }
     inflight.admit(reply)
     done()
   }
 
-  function closingOrClosed (request: FastifyRequest, reply: FastifyReply, done: () => void): void {
-    if (admission === 'closing' || admitted(request) || !refuseWhenClosed || (admission === 'last-call' && onOpenConnection(raw(reply)))) {
+  function announcedOrClosed (request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+    if (admission === 'announced' || admitted(request) || !refuseWhenClosed ||
+      (admission === 'last-call' && onOpenConnection(raw(reply)))) {
       serveLast(reply, done)
     } else {
       refuse(reply)
@@ -118,17 +122,17 @@ export function createGate (parts: GateParts): Gate {
       if (admission === 'open') admission = 'begun'
     },
     announce () {
-      if (admission === 'begun') admission = 'closing'
+      if (admission === 'begun') admission = 'announced'
     },
     lastCall () {
       if (admission !== 'closed') admission = 'last-call'
-      closing.abort()
+      admissionClosed.abort()
     },
     close () {
       admission = 'closed'
-      closing.abort()
+      admissionClosed.abort()
     },
-    signal: closing.signal,
+    signal: admissionClosed.signal,
     get refused () {
       return refused
     }

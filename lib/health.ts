@@ -26,7 +26,9 @@ function underPressure (fastify: FastifyInstance): boolean {
  * Both pass the shutdown gate and @fastify/under-pressure's hook (a route pressureHandler that lets them by):
  * readiness reports pressure itself.
  */
-export function addHealthRoutes (fastify: FastifyInstance, health: ResolvedHealth, serving: () => boolean, traffic: Pick<Traffic, 'probed'>): void {
+export function addHealthRoutes (
+  fastify: FastifyInstance, health: ResolvedHealth, serving: () => boolean, traffic: Pick<Traffic, 'probed'>
+): void {
   const route = { logLevel: 'warn' as const, config: { [ADMIT]: true, pressureHandler: () => undefined } }
   fastify.get(health.readiness, route, async (request, reply) => {
     // Who polls readiness, and whether they were told: the shutdown keeps the port open until they have been.

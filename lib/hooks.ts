@@ -1,5 +1,7 @@
 import { performance } from 'node:perf_hooks'
-import { FST_GRACEFUL_HOOK_AFTER_SHUTDOWN, FST_GRACEFUL_HOOK_TIMEOUT, FST_GRACEFUL_INVALID_HOOK, show } from './errors.ts'
+import {
+  FST_GRACEFUL_HOOK_AFTER_SHUTDOWN, FST_GRACEFUL_HOOK_TIMEOUT, FST_GRACEFUL_INVALID_HOOK, show
+} from './errors.ts'
 import { checkDuration } from './options.ts'
 
 export type ShutdownCause = string
@@ -13,7 +15,10 @@ export interface ShutdownHookContext {
 
 export type ShutdownHook = (context: ShutdownHookContext) => unknown
 
-/** 'preDrain': at the signal, alongside the delay window, before admission closes; 'postDrain' (default): after the drain. */
+/**
+ * 'preDrain': at the signal, alongside the delay window, before admission closes; 'postDrain' (default): after the
+ * drain.
+ */
 export type ShutdownHookPhase = 'preDrain' | 'postDrain'
 
 export interface ShutdownHookOptions {
@@ -56,7 +61,9 @@ export interface Hooks {
   run (cause: ShutdownCause, deadline: number, observe: Observer, phase?: ShutdownHookPhase): Promise<HookOutcome[]>
 }
 
-function parse (hookTimeout: number, count: number, nameOrFn: unknown, fnOrOptions: unknown, maybeOptions: unknown): Hook {
+function parse (
+  hookTimeout: number, count: number, nameOrFn: unknown, fnOrOptions: unknown, maybeOptions: unknown
+): Hook {
   const named = typeof nameOrFn === 'string'
   const fn = named ? fnOrOptions : nameOrFn
   const options = (named ? maybeOptions : fnOrOptions) ?? {}
@@ -64,20 +71,39 @@ function parse (hookTimeout: number, count: number, nameOrFn: unknown, fnOrOptio
   if (typeof fn !== 'function') throw new FST_GRACEFUL_INVALID_HOOK(named ? nameOrFn : 'fn', 'a function', show(fn))
   const name = named ? nameOrFn : (fn.name || `hook #${count + 1}`)
   // A class would only fail at shutdown, when it is called without `new`.
-  if (/^class\b/.test(Function.prototype.toString.call(fn))) throw new FST_GRACEFUL_INVALID_HOOK(name, 'a function, not a class', show(fn))
-  if (typeof options !== 'object' || Array.isArray(options)) throw new FST_GRACEFUL_INVALID_HOOK(name, 'given an options object', show(options))
+  if (/^class\b/.test(Function.prototype.toString.call(fn))) {
+    throw new FST_GRACEFUL_INVALID_HOOK(name, 'a function, not a class', show(fn))
+  }
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw new FST_GRACEFUL_INVALID_HOOK(name, 'given an options object', show(options))
+  }
   const { timeout, phase = 'postDrain', ...unknown } = options as Record<string, unknown>
   const extra = Object.keys(unknown)
-  if (extra.length > 0) throw new FST_GRACEFUL_INVALID_HOOK(name, 'given only the options "timeout" and "phase"', show(unknown))
-  if (!PHASES.includes(phase)) throw new FST_GRACEFUL_INVALID_HOOK(`${name}: phase`, '"preDrain" or "postDrain"', show(phase))
-  return { name, fn: fn as ShutdownHook, timeout: timeout === undefined ? hookTimeout : checkDuration(`${name}: timeout`, timeout), phase: phase as ShutdownHookPhase }
+  if (extra.length > 0) {
+    throw new FST_GRACEFUL_INVALID_HOOK(name, 'given only the options "timeout" and "phase"', show(unknown))
+  }
+  if (!PHASES.includes(phase)) {
+    throw new FST_GRACEFUL_INVALID_HOOK(`${name}: phase`, '"preDrain" or "postDrain"', show(phase))
+  }
+  return {
+    name,
+    fn: fn as ShutdownHook,
+    timeout: timeout === undefined ? hookTimeout : checkDuration(`${name}: timeout`, timeout),
+    phase: phase as ShutdownHookPhase
+  }
 }
 
 /** Runs one hook against its limit; whatever it does later is caught, so a late rejection cannot crash the process. */
 async function runOne (hook: Hook, cause: ShutdownCause, limit: number): Promise<HookOutcome> {
   const startedAt = performance.now()
   const done = (outcome: HookOutcome['outcome'], error?: unknown): HookOutcome =>
-    ({ name: hook.name, phase: hook.phase, outcome, durationMs: performance.now() - startedAt, ...(error === undefined ? {} : { error }) })
+    ({
+      name: hook.name,
+      phase: hook.phase,
+      outcome,
+      durationMs: performance.now() - startedAt,
+      ...(error === undefined ? {} : { error })
+    })
 
   const controller = new AbortController()
   let timer: NodeJS.Timeout | undefined

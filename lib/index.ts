@@ -20,7 +20,9 @@ import { createTraffic } from './traffic.ts'
 import { createWork } from './work.ts'
 
 export type { DrainResult } from './drain.ts'
-export type { ShutdownCause, ShutdownHook, ShutdownHookContext, ShutdownHookOptions, ShutdownHookPhase } from './hooks.ts'
+export type {
+  ShutdownCause, ShutdownHook, ShutdownHookContext, ShutdownHookOptions, ShutdownHookPhase
+} from './hooks.ts'
 export type { FastifyGracefulOptions, HealthOptions, ShutdownSignal } from './options.ts'
 export type { ShutdownSummary } from './report.ts'
 export type { WorkResult } from './work.ts'
@@ -45,7 +47,9 @@ declare module 'fastify' {
   }
 }
 
-const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastifyGraceful (fastify: FastifyInstance, rawOptions) {
+const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastifyGraceful (
+  fastify: FastifyInstance, rawOptions
+) {
   const options = resolveOptions(rawOptions as Record<string, unknown>)
   const connections = watchConnections(fastify, fastify.initialConfig.http2 === true)
   const traffic = createTraffic(options.kubernetes)
@@ -72,11 +76,14 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   fastify.decorate('isShuttingDown', { getter: () => sequence.isShuttingDown })
   fastify.decorate('shutdownSignal', gate.signal)
   fastify.decorate('drain', () => sequence.drain())
-  fastify.decorate('addShutdownHook', (nameOrFn: unknown, fnOrOptions?: unknown, maybeOptions?: unknown) => hooks.add(nameOrFn, fnOrOptions, maybeOptions))
+  fastify.decorate('addShutdownHook', (nameOrFn: unknown, fnOrOptions?: unknown, maybeOptions?: unknown) =>
+    hooks.add(nameOrFn, fnOrOptions, maybeOptions))
   fastify.decorate('waitUntil', (promise: unknown) => work.add(promise, 'app', fastify.log))
   // One function on the request prototype: nothing is allocated per request unless waitUntil is called.
   // Taken off the request (`const { waitUntil } = request`), it has no `this`: the work is kept all the same.
-  fastify.decorateRequest('waitUntil', function (this: FastifyRequest | undefined, promise: unknown) { work.add(promise, 'request', this?.log ?? fastify.log) })
+  fastify.decorateRequest('waitUntil', function (this: FastifyRequest | undefined, promise: unknown) {
+    work.add(promise, 'request', this?.log ?? fastify.log)
+  })
 
   // One onRequest hook, not two: each is one more pass through Fastify's hook runner on every request (issue 11).
   fastify.addHook('onRequest', gate.onRequest)

@@ -29,7 +29,10 @@ export interface Inflight {
   forget (exchange: Exchange): void
   /** The requests followed so far that have not closed yet (no new search of the connections). */
   pending (): Exchange[]
-  /** True when a request passed the gate (admission open) within the last `recentMs` or so (at most twice that); false when none did within `recentMs`. */
+  /**
+   * True when a request passed the gate (admission open) within the last `recentMs` or so (at most twice that); false
+   * when none did within `recentMs`.
+   */
   readonly admittedRecently: boolean
   /** Requests that passed the gate while admission was open, health probes included. */
   readonly admitted: number
@@ -50,7 +53,8 @@ export function createInflight (
   const hooksRunning = new Map<ServerResponse, boolean>()
   let shuttingDown = false
   // No clock read per request (issue 11): a timer armed by the first request after a quiet spell, kept armed by a
-  // flag while requests keep coming, and stopped by a window of `recentMs` with none. Under load: one wakeup per window.
+  // flag while requests keep coming, and stopped by a window of `recentMs` with none. Under load: one wakeup per
+  // window.
   let recent = false
   let again = false
   let window: NodeJS.Timeout | undefined
@@ -74,7 +78,7 @@ export function createInflight (
     }
   }
 
-  function settle (this: ServerResponse): void {
+  function responseClosed (this: ServerResponse): void {
     // A request is done when Fastify is done with it: after its response, the onResponse hooks (fastifyDone).
     if (hooksRunning.has(this) && this.writableFinished) {
       hooksRunning.set(this, true)
@@ -98,7 +102,7 @@ export function createInflight (
     if (open.has(exchange.res)) return
     open.set(exchange.res, exchange)
     if (shuttingDown) awaitOnResponse(exchange.res)
-    exchange.res.on('close', settle)
+    exchange.res.on('close', responseClosed)
   }
 
   function track (reply: FastifyReply): void {
@@ -138,7 +142,7 @@ export function createInflight (
     },
     forget ({ res }) {
       open.delete(res)
-      res.off('close', settle)
+      res.off('close', responseClosed)
     },
     pending () {
       return [...open.values()]

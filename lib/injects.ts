@@ -22,7 +22,7 @@ export interface Injects {
  */
 export function watchInjects (fastify: FastifyInstance): Injects {
   let draining = false
-  let closing = false
+  let closeBegun = false
   let early = new WeakSet<object>()
   // Each inject() call not answered yet, with its request once dispatched.
   const unanswered = new Map<object, object | undefined>()
@@ -35,7 +35,7 @@ export function watchInjects (fastify: FastifyInstance): Injects {
 
   const inject = fastify.inject
   fastify.inject = function (this: FastifyInstance, ...args: unknown[]) {
-    if (closing) {
+    if (closeBegun) {
       const callback = args[1]
       if (typeof callback !== 'function') return Promise.reject(new FST_ERR_REOPENED_CLOSE_SERVER())
       callback(new FST_ERR_REOPENED_CLOSE_SERVER())
@@ -45,7 +45,9 @@ export function watchInjects (fastify: FastifyInstance): Injects {
     if (draining) return chain
     const token = {}
     // With a callback, or once closed, inject() dispatches at once or fails: nothing is on its way.
-    const followed = wrapInjectDispatch(chain, dispatch => function (this: unknown, req: IncomingMessage, res: ServerResponse) {
+    const followed = wrapInjectDispatch(chain, dispatch => function (
+      this: unknown, req: IncomingMessage, res: ServerResponse
+    ) {
       early.add(req)
       unanswered.set(token, req)
       res.once('close', () => answered(token))
@@ -57,7 +59,7 @@ export function watchInjects (fastify: FastifyInstance): Injects {
 
   return {
     closeBegins () {
-      closing = true
+      closeBegun = true
     },
     issuedEarly (req) {
       return early.has(req)

@@ -34,7 +34,7 @@ export interface LastCall {
  */
 export function createLastCall (): LastCall {
   // Only filled during a shutdown: the response that carries each connection's Connection: close.
-  const closing = new WeakMap<object, ServerResponse>()
+  const lastResponses = new WeakMap<object, ServerResponse>()
 
   return {
     askToClose ({ req, res }) {
@@ -43,14 +43,14 @@ export function createLastCall (): LastCall {
         return
       }
       if (res.headersSent || pipelinedAfter(req)) return
-      const earlier = closing.get(req.socket)
+      const earlier = lastResponses.get(req.socket)
       // A request pipelined during the drain: the one before it must not close the connection under it.
       if (earlier !== undefined && earlier !== res && !earlier.headersSent) earlier.removeHeader('connection')
       res.setHeader('connection', 'close')
-      closing.set(req.socket, res)
+      lastResponses.set(req.socket, res)
     },
     mayServe ({ req, res }) {
-      const told = closing.get(req.socket)
+      const told = lastResponses.get(req.socket)
       return told === undefined || told === res || !told.headersSent
     }
   }

@@ -12,7 +12,10 @@ function underFastifyCli (): boolean {
   return /fastify-cli[\\/]cli\.js$/.test(createRequire(import.meta.url).main?.filename ?? '')
 }
 
-/** fastify-cli's grace delay: --close-grace-delay / -g on the command line, else FASTIFY_CLOSE_GRACE_DELAY, else 500. */
+/**
+ * fastify-cli's grace delay: --close-grace-delay / -g on the command line, else FASTIFY_CLOSE_GRACE_DELAY, else
+ * 500.
+ */
 export function cliGraceDelay (commandLine = readCommandLine(), env = process.env): number {
   const args = commandLine.slice(0, commandLine.includes('--') ? commandLine.indexOf('--') : undefined)
   for (let i = args.length - 1; i >= 0; i--) {
@@ -38,7 +41,9 @@ let warned = false
  * Another listener on our signals may end the process in the middle of the drain (fastify-cli's own
  * close-with-grace exits 500 ms after SIGTERM by default). Said once per process, with the fix.
  */
-export function warnAboutNeighbours (signals: ShutdownSignal[], timeout: number, warn: (message: string) => void): void {
+export function warnAboutNeighbours (
+  signals: ShutdownSignal[], timeout: number, warn: (message: string) => void
+): void {
   if (warned) return
   for (const signal of signals) {
     // signal-exit acts only when its own listeners are the last ones left: never while ours are installed.
@@ -49,11 +54,13 @@ export function warnAboutNeighbours (signals: ShutdownSignal[], timeout: number,
       const delay = cliGraceDelay()
       if (delay > timeout) continue
       const enough = timeout + 1000
-      message = `fastify-graceful: fastify-cli will exit the process ${delay} ms after ${signal} (its closeGraceDelay), before the graceful shutdown's timeout of ${timeout} ms. ` +
+      message = `fastify-graceful: fastify-cli will exit the process ${delay} ms after ${signal} ` +
+        `(its closeGraceDelay), before the graceful shutdown's timeout of ${timeout} ms. ` +
         `Start it with \`fastify start --close-grace-delay ${enough}\` or FASTIFY_CLOSE_GRACE_DELAY=${enough}.`
     } else {
       const names = others.map(listener => listener.name || 'anonymous').join(', ')
-      message = `fastify-graceful: another ${signal} listener (${names}) may end the process before the graceful shutdown (timeout ${timeout} ms) finishes. ` +
+      message = `fastify-graceful: another ${signal} listener (${names}) may end the process ` +
+        `before the graceful shutdown (timeout ${timeout} ms) finishes. ` +
         'Remove it, or register fastify-graceful with signals: false and call app.close() from it.'
     }
     warned = true

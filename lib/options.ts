@@ -1,4 +1,6 @@
-import { FST_GRACEFUL_DELAY_TOO_LONG, FST_GRACEFUL_INVALID_OPTION, FST_GRACEFUL_UNKNOWN_OPTION, show } from './errors.ts'
+import {
+  FST_GRACEFUL_DELAY_TOO_LONG, FST_GRACEFUL_INVALID_OPTION, FST_GRACEFUL_UNKNOWN_OPTION, show
+} from './errors.ts'
 import { fastifyInternal } from './private.ts'
 
 /** Signals a shutdown can be bound to: the ones process managers send to ask a process to stop. */
@@ -70,7 +72,10 @@ export const DEFAULTS: ResolvedOptions = {
   health: false
 }
 
-/** Kubernetes removes a terminating pod from its endpoints while SIGTERM is already on its way: keep serving meanwhile. */
+/**
+ * Kubernetes removes a terminating pod from its endpoints while SIGTERM is already on its way: keep serving
+ * meanwhile.
+ */
 export const KUBERNETES_DELAY = 5000
 const HEALTH_DEFAULTS = { readiness: '/health/ready', liveness: '/health/live' }
 
@@ -125,17 +130,25 @@ function checkPath (name: string, value: unknown): string {
 function checkHealth (value: unknown): ResolvedHealth | false {
   if (value === false) return false
   if (value === true) return { ...HEALTH_DEFAULTS, check: null }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('health', 'true, false or an object { readiness, liveness, check }', value)
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalid('health', 'true, false or an object { readiness, liveness, check }', value)
+  }
   const { readiness, liveness, check, ...unknown } = value as Record<string, unknown>
   const extra = Object.keys(unknown)[0]
-  if (extra !== undefined) throw new FST_GRACEFUL_UNKNOWN_OPTION(`health.${extra}`, show(unknown[extra]), 'readiness, liveness, check')
+  if (extra !== undefined) {
+    throw new FST_GRACEFUL_UNKNOWN_OPTION(`health.${extra}`, show(unknown[extra]), 'readiness, liveness, check')
+  }
   if (check !== undefined && typeof check !== 'function') throw invalid('health.check', 'a function', check)
   const resolved = {
     readiness: checkPath('health.readiness', readiness ?? HEALTH_DEFAULTS.readiness),
     liveness: checkPath('health.liveness', liveness ?? HEALTH_DEFAULTS.liveness),
     check: (check ?? null) as (() => unknown) | null
   }
-  if (resolved.readiness === resolved.liveness) throw invalid('health.liveness', `a path other than health.readiness (${show(resolved.readiness)})`, resolved.liveness)
+  if (resolved.readiness === resolved.liveness) {
+    throw invalid(
+      'health.liveness', `a path other than health.readiness (${show(resolved.readiness)})`, resolved.liveness
+    )
+  }
   return resolved
 }
 
@@ -151,7 +164,8 @@ function checkBoolean (name: string, value: unknown): boolean {
 
 /**
  * Fastify's own `return503OnClosing` (default true), which it keeps to itself: false asks that requests arriving while
- * the server closes are still served, so the gate serves them too (each with Connection: close, within the drain's time).
+ * the server closes are still served, so the gate serves them too (each with Connection: close, within the drain's
+ * time).
  */
 export function refusesWhileClosing (fastify: object): boolean {
   return fastifyInternal<{ return503OnClosing?: unknown }>(fastify, 'fastify.options')?.return503OnClosing !== false
@@ -173,7 +187,10 @@ export function resolveOptions (options: Record<string, unknown>): ResolvedOptio
     signals: checkSignals(given('signals')),
     exit: checkBoolean('exit', given('exit')),
     retryAfter: checkRetryAfter(given('retryAfter')),
-    delay: checkDelay('delay', options.delay === undefined ? (onKubernetes ? KUBERNETES_DELAY : DEFAULTS.delay) : options.delay),
+    delay: checkDelay(
+      'delay',
+      options.delay === undefined ? (onKubernetes ? KUBERNETES_DELAY : DEFAULTS.delay) : options.delay
+    ),
     maxDelay: options.maxDelay === undefined ? DEFAULTS.maxDelay : checkDelay('maxDelay', options.maxDelay),
     kubernetes: onKubernetes,
     health: checkHealth(given('health'))
@@ -188,7 +205,9 @@ export function resolveOptions (options: Record<string, unknown>): ResolvedOptio
     // The default bound gives way to a short timeout, and never ends the serving before `delay` does.
     resolved.maxDelay = Math.max(resolved.delay, Math.min(DEFAULTS.maxDelay, latest))
   } else if (resolved.maxDelay > latest) {
-    throw new FST_GRACEFUL_DELAY_TOO_LONG('maxDelay', resolved.maxDelay, '', resolved.timeout, room, 'maxDelay', 'maxDelay')
+    throw new FST_GRACEFUL_DELAY_TOO_LONG(
+      'maxDelay', resolved.maxDelay, '', resolved.timeout, room, 'maxDelay', 'maxDelay'
+    )
   } else if (resolved.maxDelay < resolved.delay) {
     throw invalid('maxDelay', `at least delay (${resolved.delay} ms)`, resolved.maxDelay)
   }

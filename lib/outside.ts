@@ -23,13 +23,17 @@ export function watchOutsideRoutes (fastify: FastifyInstance, warn: (message: st
     watch () {
       if (onRoot) return
       // Attached only now: a second 'request' listener costs every request (issue 11), and only a shutdown needs it.
-      fastify.server.on('request', (req: { method?: string, url?: string }, res: { once (event: 'finish', listener: () => void): void, statusCode: number }) => {
+      fastify.server.on('request', (
+        req: { method?: string, url?: string },
+        res: { once (event: 'finish', listener: () => void): void, statusCode: number }
+      ) => {
         if (warned) return
         res.once('finish', () => {
           // A 503 turned the request away anyway (Fastify's own return503OnClosing once close() has begun, say).
           if (warned || gated.has(req) || res.statusCode === 503) return
           warned = true
-          warn(`${req.method} ${req.url} was answered ${res.statusCode} during the shutdown without passing the shutdown gate: ` +
+          warn(`${req.method} ${req.url} was answered ${res.statusCode} during the shutdown ` +
+            'without passing the shutdown gate: ' +
             'fastify-graceful is registered inside an encapsulated plugin and covers only its routes. ' +
             'Register it on the root instance, or wrap the plugin that registers it with fastify-plugin.')
         })

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import { performance } from 'node:perf_hooks'
-import { endChannel, hookChannel, isolated, openWindow, phaseChannel, startChannel } from './channels.ts'
+import {
+  endChannel, hookChannel, isolated, openWindow, phaseChannel, startChannel
+} from './channels.ts'
 import type { DrainResult } from './drain.ts'
 import type { HookOutcome, ShutdownCause } from './hooks.ts'
 import type { HandOverEnd } from './traffic.ts'
@@ -16,14 +18,22 @@ const SERVED: Record<HandOverEnd, string> = {
 export interface ShutdownSummary {
   cause: ShutdownCause
   exitCode: 0 | 1
-  /** Phase durations in ms: delay window, pre-drain hooks, drain, waitUntil work, closing the server, shutdown hooks, and all of it. */
-  durationMs: { total: number, delay: number, preDrain: number, drain: number, work: number, close: number, hooks: number }
+  /**
+   * Phase durations in ms: delay window, pre-drain hooks, drain, waitUntil work, closing the server, shutdown hooks,
+   * and all of it.
+   */
+  durationMs: {
+    total: number, delay: number, preDrain: number, drain: number, work: number, close: number, hooks: number
+  }
   /** Requests that finished during the drain, were refused with 503, or were cut at the deadline. */
   requests: { drained: number, refused: number, cut: number }
   hooks: { ok: number, failed: number, timedOut: number }
   /** The hooks registered with { phase: 'preDrain' }, run at the start of the shutdown. */
   preDrainHooks: { ok: number, failed: number, timedOut: number }
-  /** Work passed to waitUntil() after admission closed: finished, rejected, or still running at the drain deadline. */
+  /**
+   * Work passed to waitUntil() after admission closed: finished, rejected, or still running at the drain
+   * deadline.
+   */
   work: WorkResult
 }
 
@@ -55,7 +65,10 @@ export interface Reporter {
   interrupted (what: string): void
   /** An uncaught error once the shutdown is under way: logged with its stack, exit code 1. */
   uncaught (error: unknown): void
-  /** Something at startup that will spoil a shutdown: a log line and a process warning (seen whatever the log level). */
+  /**
+   * Something at startup that will spoil a shutdown: a log line and a process warning (seen whatever the log
+   * level).
+   */
   warning (message: string, code?: string): void
   /** A request answered during the shutdown by a route the gate does not cover: a log line and a process warning. */
   outsideGate (message: string): void
@@ -66,7 +79,8 @@ const round = (value: number): number => Math.round(value * 10) / 10
 /** Exit code 0 only when nothing was cut, nothing failed and nothing crashed. */
 export function summarize (facts: Facts): ShutdownSummary {
   const tally = (phase: HookOutcome['phase']): ShutdownSummary['hooks'] => {
-    const count = (outcome: HookOutcome['outcome']): number => facts.hooks.filter(hook => hook.phase === phase && hook.outcome === outcome).length
+    const count = (outcome: HookOutcome['outcome']): number =>
+      facts.hooks.filter(hook => hook.phase === phase && hook.outcome === outcome).length
     return { ok: count('ok'), failed: count('failed'), timedOut: count('timeout') }
   }
   const hooks = tally('postDrain')
@@ -107,12 +121,16 @@ export function createReporter (fastify: FastifyInstance): Reporter {
   let startedAt = 0
   let uncaughtErrors = 0
   const subscriberThrew = (error: unknown): void => {
-    log.warn({ graceful: { event: 'subscriber-error' }, err: error }, 'a diagnostics_channel subscriber threw during the graceful shutdown: ignored')
+    log.warn({ graceful: { event: 'subscriber-error' }, err: error },
+      'a diagnostics_channel subscriber threw during the graceful shutdown: ignored')
   }
 
   function logHook (hook: HookOutcome): void {
-    const graceful = { event: 'hook', hook: hook.name, phase: hook.phase, outcome: hook.outcome, durationMs: round(hook.durationMs) }
-    const line = `${hook.phase === 'preDrain' ? 'pre-drain ' : ''}shutdown hook "${hook.name}" ${hook.outcome} after ${Math.round(hook.durationMs)} ms`
+    const graceful = {
+      event: 'hook', hook: hook.name, phase: hook.phase, outcome: hook.outcome, durationMs: round(hook.durationMs)
+    }
+    const line = `${hook.phase === 'preDrain' ? 'pre-drain ' : ''}shutdown hook "${hook.name}" ${hook.outcome} ` +
+      `after ${Math.round(hook.durationMs)} ms`
     if (hook.outcome === 'ok') log.info({ graceful }, line)
     else log.error({ graceful, err: hook.error }, line)
   }
@@ -124,17 +142,24 @@ export function createReporter (fastify: FastifyInstance): Reporter {
       if (error === undefined) {
         log.info({ graceful }, `graceful shutdown started by ${cause}: ${inflight} request(s) in flight`)
       } else {
-        log.error({ graceful, err: error }, `graceful shutdown started by an uncaught error: ${inflight} request(s) in flight`)
+        log.error({ graceful, err: error },
+          `graceful shutdown started by an uncaught error: ${inflight} request(s) in flight`)
       }
-      if (startChannel.hasSubscribers) isolated(subscriberThrew, () => startChannel.publish({ fastify, cause, inflight, timeout, delay, error }))
+      if (startChannel.hasSubscribers) {
+        isolated(subscriberThrew, () => startChannel.publish({ fastify, cause, inflight, timeout, delay, error }))
+      }
     },
 
     served (ended, ms) {
-      log.info({ graceful: { event: 'served', ended, durationMs: round(ms) } }, `served for ${Math.round(ms)} ms after the signal (${SERVED[ended]}): the port closes`)
+      log.info({ graceful: { event: 'served', ended, durationMs: round(ms) } },
+        `served for ${Math.round(ms)} ms after the signal (${SERVED[ended]}): the port closes`)
     },
 
     phase (phase, event) {
-      if (phaseChannel.hasSubscribers) isolated(subscriberThrew, () => phaseChannel.publish({ fastify, phase, event, elapsedMs: round(performance.now() - startedAt) }))
+      if (phaseChannel.hasSubscribers) {
+        isolated(subscriberThrew, () =>
+          phaseChannel.publish({ fastify, phase, event, elapsedMs: round(performance.now() - startedAt) }))
+      }
     },
 
     async hook (name, limitMs, run) {
@@ -145,7 +170,11 @@ export function createReporter (fastify: FastifyInstance): Reporter {
         let close: (() => void) | undefined
         outcome = await isolated(subscriberThrew, () => hookChannel.tracePromise(async () => {
           const result = await run()
-          Object.assign(context, { phase: result.phase, outcome: result.outcome, durationMs: round(result.durationMs) }, result.error === undefined ? {} : { error: result.error })
+          Object.assign(
+            context,
+            { phase: result.phase, outcome: result.outcome, durationMs: round(result.durationMs) },
+            result.error === undefined ? {} : { error: result.error }
+          )
           // asyncStart and asyncEnd are published from the reaction to this promise.
           close = openWindow(subscriberThrew)
           return result
@@ -162,30 +191,39 @@ export function createReporter (fastify: FastifyInstance): Reporter {
       const skipped = facts.hooks.filter(hook => hook.skipped === true).map(hook => hook.name)
       if (skipped.length > 0) {
         const names = skipped.slice(0, 10).map(name => `"${name}"`).join(', ') + (skipped.length > 10 ? ', …' : '')
-        log.error({ graceful: { event: 'hooks-skipped', hooks: skipped.length } }, `${skipped.length} shutdown hook(s) not run: the deadline was reached before their turn (${names})`)
+        log.error({ graceful: { event: 'hooks-skipped', hooks: skipped.length } },
+          `${skipped.length} shutdown hook(s) not run: the deadline was reached before their turn (${names})`)
       }
       const summary = summarize({ ...facts, crashed: facts.crashed || uncaughtErrors > 0 })
       const { durationMs: d, requests: r, hooks: h, preDrainHooks: p, work: w } = summary
       const line = `graceful shutdown complete in ${Math.round(d.total)} ms (exit code ${summary.exitCode}): ` +
-        `${r.drained} drained, ${r.refused} refused, ${r.cut} cut; hooks ${h.ok} ok, ${h.failed} failed, ${h.timedOut} timed out` +
-        (p.ok + p.failed + p.timedOut > 0 ? `; pre-drain hooks ${p.ok} ok, ${p.failed} failed, ${p.timedOut} timed out` : '') +
+        `${r.drained} drained, ${r.refused} refused, ${r.cut} cut; ` +
+        `hooks ${h.ok} ok, ${h.failed} failed, ${h.timedOut} timed out` +
+        (p.ok + p.failed + p.timedOut > 0
+          ? `; pre-drain hooks ${p.ok} ok, ${p.failed} failed, ${p.timedOut} timed out`
+          : '') +
         (w.finished + w.failed + w.cut > 0 ? `; work ${w.finished} finished, ${w.failed} failed, ${w.cut} cut` : '')
       if (summary.exitCode === 0) log.info({ graceful: { event: 'end', ...summary } }, line)
       else log.warn({ graceful: { event: 'end', ...summary } }, line)
-      if (endChannel.hasSubscribers) isolated(subscriberThrew, () => endChannel.publish({ fastify, summary }))
+      if (endChannel.hasSubscribers) {
+        isolated(subscriberThrew, () => endChannel.publish({ fastify, summary }))
+      }
       return summary
     },
 
     interrupted (what) {
-      log.error({ graceful: { event: 'interrupted', cause: what } }, `${what} during the graceful shutdown: exiting at once with code 1`)
+      log.error({ graceful: { event: 'interrupted', cause: what } },
+        `${what} during the graceful shutdown: exiting at once with code 1`)
     },
 
     uncaught (error) {
       uncaughtErrors++
       if (uncaughtErrors <= LOGGED_ERRORS) {
-        log.error({ graceful: { event: 'uncaught' }, err: error }, 'uncaught error during the graceful shutdown: the shutdown goes on within its deadline, exit code 1')
+        log.error({ graceful: { event: 'uncaught' }, err: error },
+          'uncaught error during the graceful shutdown: the shutdown goes on within its deadline, exit code 1')
       } else if (uncaughtErrors === LOGGED_ERRORS + 1) {
-        log.error({ graceful: { event: 'uncaught' } }, `more than ${LOGGED_ERRORS} uncaught errors during the graceful shutdown: the next ones are not logged`)
+        log.error({ graceful: { event: 'uncaught' } },
+          `more than ${LOGGED_ERRORS} uncaught errors during the graceful shutdown: the next ones are not logged`)
       }
     },
 

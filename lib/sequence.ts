@@ -203,21 +203,23 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
       const pastNoReturn = (): void => gate.close()
       const refused = (): number => gate.refused
       const { retryAfter } = options
-      const drainParts = { inflight, connections, lastCall, farewell, injects, retryAfter, waitForInjects, pastNoReturn, refused }
+      const drainParts = {
+        inflight, connections, lastCall, farewell, injects, retryAfter, waitForInjects, pastNoReturn, refused
+      }
       return timed(shutdown, 'drain', () => drain(drainParts, shutdown.drainBy))
     }
     // Without pre-drain hooks, admission closes at once.
     shutdown.drained = (hooks.has('preDrain') ? preDrainOnce(shutdown).then(start) : start()).then(async result => {
       // Work that outlived its response (waitUntil) is waited for next, within the same drain deadline.
-      await settleWork(shutdown, shutdown.drainBy, shutdown.cause !== 'drain' || shutdown.closeCalled)
+      await waitForWork(shutdown, shutdown.drainBy, shutdown.cause !== 'drain' || shutdown.closeCalled)
       return result
     })
     return shutdown.drained
   }
 
-  async function settleWork (shutdown: Shutdown, by: number, last: boolean): Promise<void> {
+  async function waitForWork (shutdown: Shutdown, by: number, last: boolean): Promise<void> {
     const startedAt = performance.now()
-    shutdown.worked = await work.settle(by, event => reporter.phase('work', event), last)
+    shutdown.worked = await work.waitFor(by, event => reporter.phase('work', event), last)
     shutdown.ms.work += performance.now() - startedAt
   }
 
@@ -227,7 +229,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     restartClock(shutdown)
     await drainOnce(shutdown)
     // Work handed to waitUntil() after an app.drain() that ended early: close() waits for it too, within its deadline.
-    await settleWork(shutdown, hooksBudget(shutdown), true)
+    await waitForWork(shutdown, hooksBudget(shutdown), true)
   }
 
   /** fastify.close(): Fastify's own close step, then its onClose hooks (ours runs the shutdown hooks, the summary). */
@@ -289,7 +291,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     async onClose () {
       const shutdown = begin('close')
       clearTimeout(shutdown.forceClose)
-      connections.release()
+      connections.letProcessGo()
       const result = await drainOnce(shutdown)
       if (shutdown.closeStartedAt !== null) {
         shutdown.ms.close = performance.now() - shutdown.closeStartedAt

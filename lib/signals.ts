@@ -39,7 +39,10 @@ function interrupt (what: string): void {
 
 /** The uncaught error that started the shutdown, handed from the error listener to close-with-grace's callback. */
 let crash: { error: unknown } | null = null
-/** Uncaught errors once the shutdown is under way: each is logged and makes the exit code 1; the deadline still holds. */
+/**
+ * Uncaught errors once the shutdown is under way: each is logged and makes the exit code 1; the deadline still
+ * holds.
+ */
 let errorsDuring = 0
 
 /**
@@ -59,7 +62,9 @@ function onError (error: unknown): void {
 }
 const ERROR_EVENTS = ['uncaughtException', 'unhandledRejection'] as const
 
-const CLOSE_WITH_GRACE_SIGNALS = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGSEGV', 'SIGUSR2', 'SIGTERM'] as const
+const CLOSE_WITH_GRACE_SIGNALS = [
+  'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGSEGV', 'SIGUSR2', 'SIGTERM'
+] as const
 
 /** PM2 starts the app with an IPC channel and its own environment (pm_id). */
 function underPm2 (): boolean {
@@ -71,7 +76,10 @@ function onMessage (message: unknown): void {
   if (message === 'shutdown') listeners?.close()
 }
 
-/** This process's cluster worker, if it is one; only a process with an IPC channel can be, and only it loads cluster. */
+/**
+ * This process's cluster worker, if it is one; only a process with an IPC channel can be, and only it loads
+ * cluster.
+ */
 function clusterWorker (): ClusterWorker | undefined {
   if (typeof process.send !== 'function') return undefined
   return (createRequire(import.meta.url)('node:cluster') as typeof import('node:cluster').default).worker
@@ -115,7 +123,9 @@ function install (): void {
   clusterWorker()?.on('disconnect', onPrimaryGone)
   for (const event of ERROR_EVENTS) process.on(event, onError)
   const wanted = new Set<string>([...participants].flatMap(participant => participant.signals))
-  const skip = [...CLOSE_WITH_GRACE_SIGNALS.filter(signal => !wanted.has(signal)), 'beforeExit' as const, ...ERROR_EVENTS]
+  const skip = [
+    ...CLOSE_WITH_GRACE_SIGNALS.filter(signal => !wanted.has(signal)), 'beforeExit' as const, ...ERROR_EVENTS
+  ]
   const before = new Set(CLOSE_WITH_GRACE_SIGNALS.flatMap(signal => process.listeners(signal)))
   listeners = closeWithGrace({
     delay: false,
@@ -149,15 +159,22 @@ async function run (cause: ShutdownCause, error?: unknown): Promise<void> {
   watchdog?.stop()
   // close-with-grace exits 0 when this resolves and 1 when it rejects; with exit: false it must do neither.
   if (!exit) return new Promise(() => {})
-  if (Math.max(...codes) > 0 || errorsDuring > 0 || crash !== null) throw new Error('graceful shutdown ended with exit code 1')
+  if (Math.max(...codes) > 0 || errorsDuring > 0 || crash !== null) {
+    throw new Error('graceful shutdown ended with exit code 1')
+  }
 }
 
 /** Signals reach the main thread only: an app in a worker thread waits for one that never comes. */
-export function warnInWorkerThread (signals: ShutdownSignal[], warn: (message: string, code: string) => void): void {
+export function warnInWorkerThread (
+  signals: ShutdownSignal[], warn: (message: string, code: string) => void
+): void {
   if (isMainThread || signals.length === 0) return
-  warn(`fastify-graceful is registered inside a worker thread with signals ${signals.join(', ')}: signals never reach ` +
-    'a worker thread, so none will start this app\'s graceful shutdown. Have the thread\'s owner ask it to call ' +
-    'app.close() (a message on its port, say), and register the plugin with { signals: false }.', 'FST_GRACEFUL_WORKER_THREAD')
+  warn(
+    `fastify-graceful is registered inside a worker thread with signals ${signals.join(', ')}: signals never reach ` +
+      'a worker thread, so none will start this app\'s graceful shutdown. Have the thread\'s owner ask it to call ' +
+      'app.close() (a message on its port, say), and register the plugin with { signals: false }.',
+    'FST_GRACEFUL_WORKER_THREAD'
+  )
 }
 
 /** Joins the process-wide shutdown; returns the way out (idempotent). */

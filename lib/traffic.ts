@@ -42,11 +42,15 @@ export interface Traffic {
   arrived (): void
   /** The signal: who is watching the readiness route, and the traffic's pace so far, are read now (once). */
   begin (admitted: number): void
-  /** Somebody stops sending on their own once told: a health checker polled readiness before the signal, or kube-proxy. */
+  /**
+   * Somebody stops sending on their own once told: a health checker polled readiness before the signal, or
+   * kube-proxy.
+   */
   readonly watched: boolean
   /**
    * Resolves once the port may close: after `min` ms, when nobody is watching (a passive balancer needs the refusal and
-   * retries it), or when every checker has been answered 503 and no request has come for the quiet time; at `max` anyway.
+   * retries it), or when every checker has been answered 503 and no request has come for the quiet time; at `max`
+   * anyway.
    */
   handOver (min: number, max: number, cutShort: AbortSignal): Promise<HandOverEnd>
 }
@@ -137,7 +141,8 @@ export function createTraffic (kubernetes: boolean): Traffic {
         if (polling && !checker.kubelet) watchers.push(checker)
       }
       watched ||= watchers.length > 0
-      // Requests since the last window ended came just now, as far as anybody can tell; the others, by their window's end.
+      // Requests since the last window ended came just now, as far as anybody can tell; the others, by their window's
+      // end.
       count(admitted)
       lastArrival = counts.at(-1)?.at ?? -Infinity
       gapBefore = meanGap(counts.filter(count => count.at >= now - PACE_WINDOW_MS))

@@ -23,7 +23,8 @@ const say = (line, then) => {
 }
 const kill = () => process.kill(process.pid, 'SIGKILL')
 setTimeout(() => {
-  say('the graceful shutdown was still running at its deadline (timeout ' + timeout + ' ms): exiting with code 1', () => {
+  say('the graceful shutdown was still running at its deadline (timeout ' + timeout +
+    ' ms): exiting with code 1', () => {
     try {
       const session = new (require('node:inspector').Session)()
       session.connectToMainThread()

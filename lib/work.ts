@@ -3,7 +3,10 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { FST_GRACEFUL_INVALID_WORK, show } from './errors.ts'
 
-/** Work that outlived its response (request.waitUntil) or that no request started (app.waitUntil), during a shutdown. */
+/**
+ * Work that outlived its response (request.waitUntil) or that no request started (app.waitUntil), during a
+ * shutdown.
+ */
 export interface WorkResult {
   /** Settled (resolved) after admission closed. */
   finished: number
@@ -22,7 +25,7 @@ export interface Work {
    * Waits for the work still running, until `by` (a performance.now() time). After the last call, or once the deadline
    * cut some work, later work is no longer waited for; app.drain() alone is not the last: close() waits again.
    */
-  settle (by: number, phase: (event: 'start' | 'end') => void, last: boolean): Promise<WorkResult>
+  waitFor (by: number, phase: (event: 'start' | 'end') => void, last: boolean): Promise<WorkResult>
 }
 
 /** Whether a user's value is a thenable; a `then` getter that throws makes it none, never a raw error. */
@@ -45,22 +48,26 @@ export function createWork (): Work {
     add (promise, origin, log) {
       if (!thenable(promise)) throw new FST_GRACEFUL_INVALID_WORK(origin, show(promise))
       if (closedBy !== null) {
-        const when = closedBy === 'deadline' ? 'after the drain deadline' : 'after the shutdown stopped waiting for work'
-        log.warn({ graceful: { event: 'work', outcome: 'late' } }, `${origin}.waitUntil() ${when}: the shutdown does not wait for this work`)
+        const when = closedBy === 'deadline'
+          ? 'after the drain deadline'
+          : 'after the shutdown stopped waiting for work'
+        log.warn({ graceful: { event: 'work', outcome: 'late' } },
+          `${origin}.waitUntil() ${when}: the shutdown does not wait for this work`)
       }
       // Caught at once, so a rejection is logged and counted, never an unhandled rejection that ends the process.
       const tracked: Promise<void> = Promise.resolve(promise).then(() => {
         if (counting && closedBy === null) result.finished++
       }, (err: unknown) => {
         if (counting && closedBy === null) result.failed++
-        log.error({ graceful: { event: 'work', outcome: 'failed' }, err }, `work passed to ${origin}.waitUntil() failed`)
+        log.error({ graceful: { event: 'work', outcome: 'failed' }, err },
+          `work passed to ${origin}.waitUntil() failed`)
       }).finally(() => running.delete(tracked))
       if (closedBy === null) running.add(tracked)
     },
     count () {
       counting = true
     },
-    async settle (by, phase, last) {
+    async waitFor (by, phase, last) {
       if (closedBy !== null) return { ...result }
       const busy = running.size > 0
       if (busy) phase('start')
