@@ -118,6 +118,17 @@ export function isSignalExit (listener: Function): boolean {
   return /listeners\.length === (?:emitter\.)?count\b/.test(Function.prototype.toString.call(listener))
 }
 
+// ---- node:worker_threads ----
+
+/**
+ * Whether this code runs in a worker thread, told without loading node:worker_threads (loaded at startup, it changes
+ * how V8 sizes a serving process's young generation): Node replaces process.abort there with unavailableInWorker.
+ * Where that changes, a worker thread is taken for the main thread, and the warning about signals is not given.
+ */
+export function inWorkerThread (): boolean {
+  return process.abort.name === 'unavailableInWorker'
+}
+
 // ---- node:cluster ----
 
 /**

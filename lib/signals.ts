@@ -1,12 +1,11 @@
 import closeWithGrace from 'close-with-grace'
 import type { Worker as ClusterWorker } from 'node:cluster'
 import { createRequire } from 'node:module'
-import { isMainThread } from 'node:worker_threads'
 import { fromSubscriber } from './channels.ts'
 import type { ShutdownCause } from './hooks.ts'
 import type { ShutdownSignal } from './options.ts'
 import { startWatchdog } from './watchdog.ts'
-import { keepWorkerAfterPrimary } from './private.ts'
+import { inWorkerThread, keepWorkerAfterPrimary } from './private.ts'
 
 /** One Fastify instance's part in a process-wide shutdown. */
 export interface Participant {
@@ -168,7 +167,7 @@ async function run (cause: ShutdownCause, error?: unknown): Promise<void> {
 export function warnInWorkerThread (
   signals: ShutdownSignal[], warn: (message: string, code: string) => void
 ): void {
-  if (isMainThread || signals.length === 0) return
+  if (signals.length === 0 || !inWorkerThread()) return
   warn(
     `fastify-graceful is registered inside a worker thread with signals ${signals.join(', ')}: signals never reach ` +
       'a worker thread, so none will start this app\'s graceful shutdown. Have the thread\'s owner ask it to call ' +

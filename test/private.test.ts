@@ -9,8 +9,8 @@ import tls from 'node:tls'
 import { onExit } from 'signal-exit'
 import t from 'tap'
 import {
-  busyWith, fastifyInternal, isRootInstance, isSignalExit, keepWorkerAfterPrimary, latestRequest, nodeConnections,
-  parsedByHttp, runsOnResponse, serverOf, tcpUnder, wrapInjectDispatch
+  busyWith, fastifyInternal, inWorkerThread, isRootInstance, isSignalExit, keepWorkerAfterPrimary, latestRequest,
+  nodeConnections, parsedByHttp, runsOnResponse, serverOf, tcpUnder, wrapInjectDispatch
 } from '../lib/private.ts'
 import { makeCertificate } from './helpers/certs.ts'
 
@@ -116,6 +116,17 @@ t.test('signal-exit: told from other listeners by its source', async t => {
   t.ok(added.length > 0 || process.listeners('SIGTERM').some(isSignalExit), 'signal-exit listens on SIGTERM')
   t.ok(process.listeners('SIGTERM').some(isSignalExit), 'and is recognised')
   t.equal(isSignalExit(function metricsExporter () {}), false)
+})
+
+t.test('node:worker_threads: a worker thread told from the main thread without loading the module', async t => {
+  t.equal(inWorkerThread(), false)
+  const source = `const { parentPort } = require('node:worker_threads')
+    parentPort.postMessage(process.abort.name === 'unavailableInWorker')`
+  const { Worker } = await import('node:worker_threads')
+  const worker = new Worker(source, { eval: true })
+  const [inWorker] = await once(worker, 'message')
+  t.equal(inWorker, true, 'inside a Worker, as inWorkerThread() reads it')
+  await worker.terminate()
 })
 
 t.test('node:cluster: a worker kept past its primary once, not when disconnected on purpose', async t => {

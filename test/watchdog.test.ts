@@ -120,10 +120,12 @@ t.test('Node\'s permission model without --allow-worker: no watchdog, the shutdo
 })
 
 t.test('a Worker that cannot start (the permission model): the shutdown goes on with the main thread\'s timer', async t => {
-  const { startWatchdog } = await t.mockImport<typeof import('../lib/watchdog.ts')>('../lib/watchdog.ts', {
-    'node:worker_threads': { SHARE_ENV: Symbol('env'), Worker: class { constructor () { throw new Error('Access to this API has been restricted') } } }
-  })
-  const watchdog = startWatchdog(1000, () => t.fail('never online'))
+  const { startWatchdog } = await import('../lib/watchdog.ts')
+  const restricted = (): typeof import('node:worker_threads') => ({
+    SHARE_ENV: Symbol('env') as never,
+    Worker: class { constructor () { throw new Error('Access to this API has been restricted') } }
+  }) as unknown as typeof import('node:worker_threads')
+  const watchdog = startWatchdog(1000, () => t.fail('never online'), restricted)
   t.doesNotThrow(() => watchdog.stop())
 })
 
