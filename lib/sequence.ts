@@ -33,7 +33,7 @@ export interface Sequence {
   preClose (): Promise<void>
   /** Fastify's onClose: the shutdown hooks, then the summary. */
   onClose (): Promise<void>
-  /** ms left until the deadline (the whole timeout before a shutdown). */
+  /** ms left until the deadline of the shutdown under way. */
   remaining (): number
 }
 
@@ -249,7 +249,8 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     },
 
     remaining () {
-      return current === null ? options.timeout : current.deadline - performance.now()
+      // Asked for once a shutdown has run (the log flush before the exit): there is always one by then.
+      return current!.deadline - performance.now()
     },
 
     async shutdown (cause, error) {
