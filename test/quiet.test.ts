@@ -63,9 +63,12 @@ t.test('light traffic: every request a balancer sends until it takes the instanc
   const { code } = await child.exited()
   t.equal(code, 0)
   t.match(served(child), { ended: 'quiet' })
-  // Quiet long enough for the pace seen (a request every 300 ms): three gaps at least, not a moment's pause.
+  // Quiet long enough for the pace seen (a request every 300 ms, counted per 250 ms window): three gaps, not the
+  // 500 ms that steady traffic would get.
+  // The child's own clock says when the port closed (its log line), not the signal's send time plus its duration.
   const lastSent = Math.max(...traffic.sent.map(({ at }) => at))
-  t.ok(signalledAt + served(child)!.durationMs >= lastSent + 3 * 250, 'the port closed well after the last request')
+  const closedAt = child.lines.find(line => line.graceful?.event === 'served')!.time as number
+  t.ok(closedAt >= lastSent + 700, `the port closed ${closedAt - lastSent} ms after the last request was sent`)
   t.ok(tookOut - signalledAt < 3000)
 })
 
@@ -117,7 +120,7 @@ t.test('local development: no health checker, a tab polling now and then: the po
   await tab.done
   t.equal(code, 0)
   t.equal(served(child), undefined, 'no serving window')
-  t.ok(at - signalledAt < 1500, `exited ${at - signalledAt} ms after the signal`)
+  t.ok(at - signalledAt < 5000, `exited ${at - signalledAt} ms after the signal, not at the 10 s bound`)
 })
 
 t.test('Kubernetes: traffic that goes on past the 5 s floor is served until it stops', { timeout: 60_000 }, async t => {
