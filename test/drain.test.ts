@@ -102,16 +102,19 @@ t.test('as requests finish, the cut moves back towards the deadline: the hung on
 
 t.test('a response already streaming when the deadline comes is closed, not left hanging', async t => {
   const { app } = await build({ timeout: 300 })
+  let streaming!: () => void
+  const started = new Promise<void>(resolve => { streaming = resolve })
   app.get('/stream', (_request, reply) => {
     reply.raw.writeHead(200, { 'content-type': 'text/plain' })
     reply.raw.write('first part')
     reply.hijack()
+    streaming()
   })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as { port: number }
   const { request } = await import('./helpers/http.ts')
   const answer = request(port, '/stream')
-  await sleep(50)
+  await started
   const result = await app.drain()
   t.match(result, { inflight: 1, cut: 1, timedOut: true })
   t.match(await answer, { error: /ECONNRESET|aborted/ }, 'the client sees the stream end abruptly instead of waiting forever')

@@ -105,7 +105,12 @@ t.test('Node\'s permission model without --allow-worker: no watchdog, the shutdo
     app.addShutdownHook('db', () => { console.log('hook ran') })
     await app.listen({ port: 0, host: '127.0.0.1' })
     console.log('listening')`
-  const flags = ['--experimental-permission', '--allow-fs-read=*', '--no-warnings', '--input-type=module', '-e', app]
+  // The flag lost its "experimental-" in Node 22.13 (the old name is gone from Node 24); Node 25 restricts the network
+  // too, unless allowed.
+  const known = process.allowedNodeEnvironmentFlags
+  const permission = known.has('--permission') ? ['--permission'] : ['--experimental-permission']
+  if (known.has('--allow-net')) permission.push('--allow-net')
+  const flags = [...permission, '--allow-fs-read=*', '--no-warnings', '--input-type=module', '-e', app]
   // Nor coverage: V8 would record the bundle, and its statements mapped back to lib/ do not line up with the sources'.
   const child = spawn('env', ['-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE', process.execPath, ...flags], { cwd: new URL('..', import.meta.url), stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
