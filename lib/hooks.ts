@@ -38,7 +38,10 @@ export interface HookOutcome {
   skipped?: true
 }
 
-export type Observer = (name: string, limitMs: number, run: () => Promise<HookOutcome>) => Promise<HookOutcome>
+/** Runs one hook (`ranBefore`: the hooks of its phase that ran before it, in order), and reports it. */
+export type Observer = (
+  name: string, limitMs: number, run: () => Promise<HookOutcome>, ranBefore: readonly string[]
+) => Promise<HookOutcome>
 
 interface Hook {
   name: string
@@ -148,6 +151,7 @@ export function createHooks (hookTimeout: number): Hooks {
       // Once a hook ran out of time at the overall deadline, none is left for the next ones, whatever a timer
       // that fired a fraction of a millisecond early makes the clock say.
       let deadlineReached = false
+      const ranBefore: string[] = []
       for (const hook of hooks.filter(hook => hook.phase === phase).reverse()) {
         // A Node timer cannot be shorter than 1 ms (and fires on a ms clock): less than that left is no time at all.
         // Nothing per hook left behind the deadline (no timer, no error, no log line): a thousand of them cost no time.
@@ -157,7 +161,8 @@ export function createHooks (hookTimeout: number): Hooks {
           continue
         }
         const limit: number = Math.min(hook.timeout, deadline - performance.now())
-        const outcome = await observe(hook.name, limit, () => runOne(hook, cause, limit))
+        const outcome = await observe(hook.name, limit, () => runOne(hook, cause, limit), [...ranBefore])
+        ranBefore.push(hook.name)
         deadlineReached ||= outcome.outcome === 'timeout' && limit < hook.timeout
         outcomes.push(outcome)
       }
