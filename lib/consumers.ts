@@ -40,7 +40,7 @@ export interface Consumers {
   add (name: unknown, consumer: unknown, options: unknown): void
   /** The first moment of a shutdown: every consumer stops taking work; what each one's pause settles on. */
   pause (cause: ShutdownCause): Pausing[]
-  /** The drain deadline came: the consumers still busy are told to hand their work back; each, with cancel()'s error. */
+  /** The drain deadline came: the consumers still busy are told to hand their work back; each with cancel()'s error. */
   cancel (): Promise<Cancelled[]>
 }
 
@@ -77,7 +77,9 @@ export function createConsumers (hooks: Pick<Hooks, 'add'>): Consumers {
       const { pause, cancel, close } = consumer
       // Checked and added as a hook first: a bad timeout leaves no half-registered consumer behind.
       if (close !== undefined) hooks.add(name, () => close.call(consumer), options)
-      else if (options !== undefined) throw new FST_GRACEFUL_INVALID_CONSUMER(name, 'given close() for its options', show(options))
+      else if (options !== undefined) {
+        throw new FST_GRACEFUL_INVALID_CONSUMER(name, 'given close() for its options', show(options))
+      }
       consumers.push({
         name,
         pause: pause.bind(consumer),
@@ -103,7 +105,8 @@ export function createConsumers (hooks: Pick<Hooks, 'add'>): Consumers {
         // The hand-back is the jobs' own: the shutdown does not wait for it here; close() (a hook) waits for them.
         return Promise.resolve()
           .then(() => consumer.cancel?.())
-          .then((): Cancelled => ({ name: consumer.name }), (error: unknown): Cancelled => ({ name: consumer.name, error }))
+          .then((): Cancelled => ({ name: consumer.name }),
+            (error: unknown): Cancelled => ({ name: consumer.name, error }))
       }))
     }
   }

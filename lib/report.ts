@@ -227,8 +227,8 @@ export function createReporter (fastify: FastifyInstance): Reporter {
       for (const { name, error } of consumers) {
         const graceful = { event: 'consumer', consumer: name, outcome: error === undefined ? 'cancelled' : 'failed' }
         if (error === undefined) {
-          log.warn({ graceful },
-            `consumer "${name}" still had work at the drain deadline: cancel() was called, to hand it back to its queue`)
+          log.warn({ graceful }, `consumer "${name}" still had work at the drain deadline: ` +
+            'cancel() was called, to hand it back to its queue')
         } else {
           log.error({ graceful, err: error }, `consumer "${name}": cancel() failed at the drain deadline`)
         }
@@ -237,8 +237,8 @@ export function createReporter (fastify: FastifyInstance): Reporter {
 
     closeOverran () {
       log.error({ graceful: { event: 'close', outcome: 'timeout' } },
-        'fastify.close() was still running at the deadline: an onClose hook of another plugin (a client\'s close, say) ' +
-          'did not finish')
+        'fastify.close() was still running at the deadline: an onClose hook of another plugin ' +
+          '(a client\'s close, say) did not finish')
     },
 
     interrupted (what) {

@@ -32,11 +32,11 @@ export interface Sequence {
   /** app.drain(): the drain phase on its own; the instance stays open. */
   drain (): Promise<DrainResult>
   /**
-   * app.close() began: the drain, the work and the shutdown hooks, from an onClose hook that runs ahead of Fastify's own
-   * close step and so ahead of every other plugin's onClose hook (lib/close-order.ts).
+   * app.close() began: the drain, the work and the shutdown hooks, from an onClose hook that runs ahead of Fastify's
+   * own close step and so ahead of every other plugin's onClose hook (lib/close-order.ts).
    */
   beforeFastifyCloses (): Promise<void>
-  /** Fastify's preClose: the close phase begins (all of the above came first; here too if close() came before onReady). */
+  /** Fastify's preClose: the close phase begins (all of the above first; here too if close() came before onReady). */
   preClose (): Promise<void>
   /** The plugin's own onClose: the close phase ended; on app.close(), the summary. */
   onClose (): Promise<void>
@@ -239,7 +239,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     shutdown.worked = await work.waitFor(by, event => reporter.phase('work', event), last)
     shutdown.ms.work += performance.now() - startedAt
     // Cut at the deadline: the consumers still busy hand their work back before their close() runs (a hook).
-    if (shutdown.worked.cut > 0) void consumers.cancel().then(reporter.cancelled)
+    if (shutdown.worked.cut > 0) consumers.cancel().then(reporter.cancelled)
   }
 
   /**
