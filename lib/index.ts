@@ -95,7 +95,8 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
     work.add(promise, 'request', this?.log ?? fastify.log)
   })
 
-  // One onRequest hook, not two: each is one more pass through Fastify's hook runner on every request (issue 11).
+  // One onRequest hook, not two: each is one more pass through Fastify's hook runner on every request
+  // (bench/README.md).
   fastify.addHook('onRequest', gate.onRequest)
   fastify.addHook('onListen', async () => connections.listened())
   fastify.addHook('preClose', sequence.preClose)
