@@ -3,6 +3,7 @@ import {
   FST_GRACEFUL_HOOK_AFTER_SHUTDOWN, FST_GRACEFUL_HOOK_TIMEOUT, FST_GRACEFUL_INVALID_HOOK, show
 } from './errors.ts'
 import { checkDuration } from './options.ts'
+import { withTimeout } from './timeout.ts'
 
 export type ShutdownCause = string
 
@@ -109,21 +110,16 @@ async function runOne (hook: Hook, cause: ShutdownCause, limit: number): Promise
     })
 
   const controller = new AbortController()
-  let timer: NodeJS.Timeout | undefined
-  const expired = new Promise<'timeout'>(resolve => {
-    timer = setTimeout(() => {
-      controller.abort(new FST_GRACEFUL_HOOK_TIMEOUT(hook.name, Math.round(limit)))
-      resolve('timeout')
-    }, limit)
-  })
   const work = Promise.resolve()
     .then(() => hook.fn({ signal: controller.signal, cause }))
     .then(() => 'ok' as const, (error: unknown) => ({ error }))
-  const result = await Promise.race([work, expired])
-  clearTimeout(timer)
-  if (result === 'ok') return done('ok')
-  if (result === 'timeout') return done('timeout', controller.signal.reason)
-  return done('failed', result.error)
+  const result = await withTimeout(work, limit)
+  if (!result.done) {
+    controller.abort(new FST_GRACEFUL_HOOK_TIMEOUT(hook.name, Math.round(limit)))
+    return done('timeout', controller.signal.reason)
+  }
+  if (result.value === 'ok') return done('ok')
+  return done('failed', result.value.error)
 }
 
 export function createHooks (hookTimeout: number): Hooks {

@@ -7,6 +7,7 @@ import type { DrainResult } from './drain.ts'
 import type { HookOutcome, Observer, ShutdownCause } from './hooks.ts'
 import type { HandOverEnd } from './traffic.ts'
 import type { WorkResult } from './work.ts'
+import { withTimeout } from './timeout.ts'
 
 const SERVED: Record<HandOverEnd, string> = {
   quiet: 'the health checkers were answered 503 and the traffic stopped',
@@ -267,16 +268,10 @@ export function createReporter (fastify: FastifyInstance): Reporter {
       process.emitWarning(message, { code: 'FST_GRACEFUL_ENCAPSULATED' })
     },
 
-    flush (ms) {
+    async flush (ms) {
       const flushable = fastify.log as { flush?: (done: (error?: Error) => void) => void }
-      if (typeof flushable.flush !== 'function') return Promise.resolve()
-      return new Promise(resolve => {
-        const timer = setTimeout(resolve, ms)
-        flushable.flush!(() => {
-          clearTimeout(timer)
-          resolve()
-        })
-      })
+      if (typeof flushable.flush !== 'function') return
+      await withTimeout(new Promise<void>(resolve => { flushable.flush!(() => resolve()) }), ms)
     }
   }
 }

@@ -12,6 +12,7 @@ import type { OutsideRoutes } from './outside.ts'
 import type { ResolvedOptions } from './options.ts'
 import type { Reporter, ShutdownSummary } from './report.ts'
 import { closeWebSockets } from './websockets.ts'
+import { withTimeout } from './timeout.ts'
 import type { Traffic } from './traffic.ts'
 import type { Work, WorkResult } from './work.ts'
 
@@ -267,22 +268,15 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
    */
   async function closeFastify (shutdown: Shutdown): Promise<void> {
     if (shutdown.closeCalled) return
-    const closing = fastify.close()
-    let timer: NodeJS.Timeout | undefined
-    const overran = new Promise<'overran'>(resolve => {
-      timer = setTimeout(resolve, Math.max(0, shutdown.deadline - performance.now()), 'overran')
-    })
     try {
-      if (await Promise.race([closing, overran]) === 'overran') {
+      // A rejection after the deadline is handled by the race itself: never unhandled.
+      if (!(await withTimeout(fastify.close(), shutdown.deadline - performance.now())).done) {
         shutdown.closeFailed = true
         reporter.closeOverran()
-        closing.catch(() => {})
       }
     } catch (err) {
       shutdown.closeFailed = true
       fastify.log.error({ err }, 'fastify.close() failed during the graceful shutdown')
-    } finally {
-      clearTimeout(timer)
     }
   }
 

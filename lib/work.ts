@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { performance } from 'node:perf_hooks'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { FST_GRACEFUL_INVALID_WORK, show } from './errors.ts'
+import { withTimeout } from './timeout.ts'
 
 /**
  * Work that outlived its response (request.waitUntil) or that no request started (app.waitUntil), during a
@@ -89,13 +89,10 @@ export function createWork (): Work {
       const busy = running.size > 0
       if (busy) phase('start')
       waitingSince = performance.now()
-      const ac = new AbortController()
-      const expired = sleep(Math.max(0, by - performance.now()), true, { signal: ac.signal }).catch(() => true)
       // Work may add more work while it runs: wait until nothing is left, or the deadline.
       while (running.size > 0) {
-        if (await Promise.race([Promise.allSettled(running).then(() => false), expired])) break
+        if (!(await withTimeout(Promise.allSettled(running), by - performance.now())).done) break
       }
-      ac.abort()
       waitingSince = null
       if (running.size > 0) closedBy = 'deadline'
       else if (last) closedBy = 'end'
