@@ -9,6 +9,11 @@ export const QUIET_MIN_MS = 500
 export const QUIET_MIN_UNSEEN_MS = 1000
 /** The quiet must last this many of the traffic's mean gaps: in light traffic a short pause proves nothing. */
 export const QUIET_GAPS = 3
+/**
+ * The traffic's pace is counted once per window of this length while requests come (lib/inflight.ts's timer): no
+ * clock read per request. It also tells the drain whether requests were arriving just before it (LINGER_MS).
+ */
+export const SAMPLE_WINDOW_MS = 250
 /** How far back the pace before the signal is read. */
 const PACE_WINDOW_MS = 60_000
 /** A checker that missed twice its interval and this much more has stopped checking (a balancer gone, say). */
