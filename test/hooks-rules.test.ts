@@ -12,7 +12,7 @@ t.test('a hook that hangs times out at its own limit, its signal aborts, and the
   let aborted: unknown
   const ran: number[] = []
   hooks.add('first registered', () => { ran.push(clock.now()) })
-  hooks.add('stuck', ({ signal }) => new Promise(() => { signal.addEventListener('abort', () => { aborted = signal.reason }) }), { timeout: 300 })
+  hooks.add('stuck', ({ signal }: { signal: AbortSignal }) => new Promise(() => { signal.addEventListener('abort', () => { aborted = signal.reason }) }), { timeout: 300 })
   const outcomes = hooks.run('SIGTERM', 10_000, observe)
   await clock.advance(10_000)
   t.match(await outcomes, [
