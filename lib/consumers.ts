@@ -29,6 +29,8 @@ interface Consumer {
   cancel: (() => unknown) | undefined
   busy: boolean
   cancelled: boolean
+  /** Its pause(), once it began: settled when the work it held is done. */
+  paused: Promise<unknown>
 }
 
 /** A consumer's pause, as the shutdown follows it: `done` settles when its work taken is done (or pause() failed). */
@@ -42,6 +44,8 @@ export interface Consumers {
   pause (cause: ShutdownCause): Pausing[]
   /** The drain deadline came: the consumers still busy are told to hand their work back; each with cancel()'s error. */
   cancel (): Promise<Cancelled[]>
+  /** Settles once no consumer holds work any more (each pause() settled). */
+  idle (): Promise<void>
 }
 
 /** The consumer's name, once the name and the consumer are checked. */
@@ -85,7 +89,8 @@ export function createConsumers (hooks: Pick<Hooks, 'add'>): Consumers {
         pause: pause.bind(consumer),
         cancel: cancel?.bind(consumer),
         busy: false,
-        cancelled: false
+        cancelled: false,
+        paused: Promise.resolve()
       })
     },
     pause (cause) {
@@ -96,6 +101,7 @@ export function createConsumers (hooks: Pick<Hooks, 'add'>): Consumers {
         const done = Promise.resolve()
           .then(() => consumer.pause())
           .finally(() => { consumer.busy = false })
+        consumer.paused = done
         return { name: consumer.name, done }
       })
     },
@@ -108,6 +114,9 @@ export function createConsumers (hooks: Pick<Hooks, 'add'>): Consumers {
           .then((): Cancelled => ({ name: consumer.name }),
             (error: unknown): Cancelled => ({ name: consumer.name, error }))
       }))
+    },
+    async idle () {
+      await Promise.allSettled(consumers.map(consumer => consumer.paused))
     }
   }
 }

@@ -21,6 +21,17 @@ export function exitMargin (timeout: number): number {
   return Math.min(100, timeout * 0.05)
 }
 
+/**
+ * Kept before that for Fastify's own close step and the other plugins' onClose hooks (a pool ends, a client quits),
+ * which come after the shutdown hooks; half of it is theirs, the other half the summary's, should one of them hang.
+ */
+export function closeReserve (timeout: number): number {
+  return Math.min(1000, timeout * 0.1)
+}
+
+/** How long the consumers cancelled at the drain deadline get to hand their work back before their close() runs. */
+export const HAND_BACK_MS = 1000
+
 export interface Sequence {
   readonly isShuttingDown: boolean
   /**
@@ -189,7 +200,12 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
 
   /** The hooks' reserve: at most half the budget left when admission would close but for the pre-drain hooks. */
   function hooksBudget (shutdown: Shutdown): number {
-    return shutdown.deadline - hooks.reserve(shutdown.deadline - shutdown.drainDueAt)
+    return hooksDeadline(shutdown) - hooks.reserve(hooksDeadline(shutdown) - shutdown.drainDueAt)
+  }
+
+  /** The post-drain hooks end here: what follows them (Fastify's close, other plugins' onClose) gets the rest. */
+  function hooksDeadline (shutdown: Shutdown): number {
+    return shutdown.deadline - closeReserve(options.timeout)
   }
 
   /** The pre-drain hooks, at the start of any shutdown; they take from the drain's share, not the hooks' reserve. */
@@ -239,8 +255,11 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     const startedAt = performance.now()
     shutdown.worked = await work.waitFor(by, event => reporter.phase('work', event), last)
     shutdown.ms.work += performance.now() - startedAt
-    // Cut at the deadline: the consumers still busy hand their work back before their close() runs (a hook).
-    if (shutdown.worked.cut > 0) consumers.cancel().then(reporter.cancelled)
+    if (shutdown.worked.cut === 0) return
+    // Cut at the deadline: the consumers still busy hand their work back (a round trip to their queue) before their
+    // close() runs, which would cut that round trip short; bounded, out of the hooks' time.
+    consumers.cancel().then(reporter.cancelled)
+    await withTimeout(consumers.idle(), Math.min(HAND_BACK_MS, (hooksDeadline(shutdown) - performance.now()) / 2))
   }
 
   /**
@@ -251,7 +270,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     shutdown.hooksRan ??= drainOnce(shutdown)
       // Work handed to waitUntil() after an app.drain() that ended early: waited for too, within this deadline.
       .then(() => waitForWork(shutdown, hooksBudget(shutdown), true))
-      .then(() => timed(shutdown, 'hooks', () => hooks.run(shutdown.cause, shutdown.deadline, reporter.hook)))
+      .then(() => timed(shutdown, 'hooks', () => hooks.run(shutdown.cause, hooksDeadline(shutdown), reporter.hook)))
     return shutdown.hooksRan
   }
 
@@ -270,7 +289,8 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     if (shutdown.closeCalled) return
     try {
       // A rejection after the deadline is handled by the race itself: never unhandled.
-      if (!(await withTimeout(fastify.close(), shutdown.deadline - performance.now())).done) {
+      const by = shutdown.deadline - closeReserve(options.timeout) / 2
+      if (!(await withTimeout(fastify.close(), by - performance.now())).done) {
         shutdown.closeFailed = true
         reporter.closeOverran()
       }

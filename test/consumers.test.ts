@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { build, summary } from './helpers/app.ts'
 
 /** A consumer over an in-memory queue: `held` jobs run until they finish or are handed back. */
-function fakeWorker (jobMs: number, held = 2) {
+function fakeWorker (jobMs: number, held = 2, handBackMs = 0) {
   const events: string[] = []
   const queue: string[] = []
   const controller = new AbortController()
@@ -14,7 +14,8 @@ function fakeWorker (jobMs: number, held = 2) {
   const take = (id: string): void => {
     const job = sleep(jobMs, undefined, { signal: controller.signal }).then(
       () => { events.push(`done ${id}`) },
-      () => { queue.push(id); events.push(`handed back ${id}`) }
+      // Handing a job back is a round trip to its queue.
+      () => sleep(handBackMs).then(() => { queue.push(id); events.push(`handed back ${id}`) })
     ).finally(() => running.delete(job))
     running.add(job)
   }
@@ -48,13 +49,15 @@ t.test('paused at the first moment, its jobs waited for before the hooks, then c
 })
 
 t.test('still busy at the drain deadline: cancel() is called; the jobs go back to the queue', async t => {
-  const { app, logs } = await build({ timeout: 600, hookTimeout: 100 })
-  const worker = fakeWorker(60_000)
+  // The hand-back gets at most half the hooks' reserve (400 ms here): 80 ms a job is well within it.
+  const { app, logs } = await build({ timeout: 2000, hookTimeout: 400 })
+  const worker = fakeWorker(60_000, 2, 80)
   app.addConsumer('orders', worker)
   const started = Date.now()
   await app.close()
   t.ok(Date.now() - started < 3000, 'bounded by the deadline')
-  t.same(worker.events, ['paused', 'cancel', 'handed back job1', 'handed back job2', 'closed'])
+  t.same(worker.events, ['paused', 'cancel', 'handed back job1', 'handed back job2', 'closed'],
+    'its close() waited for the jobs to be handed back')
   t.same(worker.queue, ['job1', 'job2'], 'handed back, for the next instance')
   t.match(logs.find(line => line.graceful?.event === 'consumer'), {
     level: 40, graceful: { consumer: 'orders', outcome: 'cancelled' }, msg: /still had work at the drain deadline/
