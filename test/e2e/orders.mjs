@@ -1,5 +1,5 @@
 // Standalone runner for the orders service with real dependencies (issue 25): prints a table (or JSON with --json).
-//   node test/e2e/orders.mjs [variant ...] [--deploys N] [--fault pg|redis] [--json] [--keep]
+//   node test/e2e/orders.mjs [variant ...] [--deploys N] [--fault pg|redis] [--slow N --timeout MS] [--json] [--keep]
 //     variants: plugin-first plugin-last readme-quickstart consumer plain (default: all)
 //     each deploy: a throwaway PostgreSQL cluster and redis-server (one per run), instance A under 16 keep-alive
 //     clients creating orders, SIGTERM to A after 2 s, instance B consumes what is left; then every order and job
@@ -21,6 +21,7 @@ const { positionals, values } = parseArgs({
     fault: { type: 'string' },
     'load-ms': { type: 'string', default: '2000' },
     'job-ms': { type: 'string', default: '50-300' },
+    slow: { type: 'string', default: '0' }, // one order in N takes SLOW_MS (4 s): longer than the drain at --timeout 3000
     timeout: { type: 'string', default: '8000' },
     json: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false }
@@ -76,6 +77,7 @@ try {
         fault: values.fault,
         loadMs: Number(values['load-ms']),
         jobMs: values['job-ms'],
+        slow: Number(values.slow),
         timeout: Number(values.timeout)
       }).catch((err) => ({ variant, deploy: n - 1, fault: values.fault ?? null, error: err.message.slice(0, 2000) }))
       results.push(result)

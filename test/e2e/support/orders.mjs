@@ -36,14 +36,15 @@ export async function createDatabase (postgres, name) {
  * acknowledged order (2xx) can be looked up afterwards. A failure while the instance shuts down is fine only if the
  * order was not written: the accounting checks that from the database.
  */
-export function startOrders ({ port, clients = 16, pauseMs = 100, timeoutMs = 10_000 }) {
+export function startOrders ({ port, clients = 16, pauseMs = 100, timeoutMs = 10_000, slow = 0 }) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients })
   const acked = new Set()
   const failures = {}
   const state = { running: true, sent: 0 }
   const one = () => new Promise((resolve) => {
     const id = randomUUID()
-    const body = JSON.stringify({ id, item: 'book' })
+    // With `slow`, one order in `slow` is an item whose job outlasts the drain (the consumer's deadline path).
+    const body = JSON.stringify({ id, item: slow > 0 && state.sent % slow === 0 ? 'slow' : 'book' })
     state.sent++
     const req = http.request({ host: '127.0.0.1', port, agent, method: 'POST', path: '/orders', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
       res.resume()
@@ -130,7 +131,7 @@ export function summaryOf (file) {
  * @param {number} opts.n          deploy number (its database and queue names)
  * @param {'pg'|'redis'} [opts.fault]
  */
-export async function deploy ({ variant, postgres, redis, dir, n, fault, loadMs = 2000, timeout = 8000, clients = 16, jobMs = '50-300' }) {
+export async function deploy ({ variant, postgres, redis, dir, n, fault, loadMs = 2000, timeout = 8000, clients = 16, jobMs = '50-300', slow = 0 }) {
   const database = `orders_${n}`
   const queueName = `orders-${n}`
   const env = {
@@ -148,7 +149,7 @@ export async function deploy ({ variant, postgres, redis, dir, n, fault, loadMs 
   try {
     const a = await startInstance({ variant, instance: 'a', dir, env, n })
     procs.push(a.proc)
-    load = startOrders({ port: a.port, clients })
+    load = startOrders({ port: a.port, clients, slow })
     await sleep(loadMs) // the load runs a while; the SIGTERM lands mid-load
     const signalled = Date.now()
     a.proc.child.kill('SIGTERM')
