@@ -17,6 +17,7 @@ export interface OrdersResult {
   summary?: { exitCode: number, hooks: { ok: number, failed: number, timedOut: number }, [key: string]: unknown }
   orders: number
   processings: number
+  processedTotal: number
   lost: number
   lostStates: Record<string, number>
   withoutJob: number

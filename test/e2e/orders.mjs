@@ -1,6 +1,6 @@
 // Standalone runner for the orders service with real dependencies (issue 25): prints a table (or JSON with --json).
 //   node test/e2e/orders.mjs [variant ...] [--deploys N] [--fault pg|redis] [--slow N --timeout MS] [--json] [--keep]
-//     variants: plugin-first plugin-last readme-quickstart consumer plain (default: all)
+//     variants: plugin-first plugin-last readme-quickstart consumer example plain (default: all; example: examples/orders-service.mjs)
 //     each deploy: a throwaway PostgreSQL cluster and redis-server (one per run), instance A under 16 keep-alive
 //     clients creating orders, SIGTERM to A after 2 s, instance B consumes what is left; then every order and job
 //     is accounted for. --fault stops PostgreSQL (pg_ctl -m immediate) or kills Redis (SIGKILL) right after the SIGTERM.
@@ -12,7 +12,7 @@ import { startPostgres, startRedis, postgresMissing, redisMissing } from './supp
 import { deploy } from './support/orders.mjs'
 import { teardownAll } from './support/procs.mjs'
 
-const VARIANTS = ['plugin-first', 'plugin-last', 'readme-quickstart', 'consumer', 'plain']
+const VARIANTS = ['plugin-first', 'plugin-last', 'readme-quickstart', 'consumer', 'example', 'plain']
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,

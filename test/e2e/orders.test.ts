@@ -26,7 +26,8 @@ function nothingLost (t: Test, r: OrdersResult, exitCode = true): void {
   t.equal(r.failed, 0, `${what}: no job failed${r.failed > 0 ? ` (${JSON.stringify(r.failedReasons)})` : ''}`)
   t.equal(r.lost, 0, `${what}: every order processed (of ${r.orders}; unprocessed by job state: ${JSON.stringify(r.lostStates)})`)
   t.equal(r.withoutJob, 0, `${what}: no order without its job`)
-  t.equal(r.duplicated, 0, `${what}: no order processed twice (${r.processings} processings for ${r.orders} orders)`)
+  t.equal(r.duplicated, 0, `${what}: no order processed twice (${r.processedTotal} processings for ${r.orders} orders)`)
+  if (r.variant !== 'example') t.equal(r.processings, r.processedTotal, `${what}: one processings row per processing`)
   t.equal(r.leftInQueue, 0, `${what}: nothing left waiting, active or delayed (${JSON.stringify(r.counts)})`)
   if (exitCode) t.equal(r.exitCode, 0, `${what}: instance A exited 0`)
   t.ok(r.exitMs <= r.bound, `${what}: SIGTERM → exit ${r.exitMs} ms, within the ${r.bound} ms timeout`)
@@ -40,6 +41,13 @@ t.test(`orders service, ${DEPLOYS} deploys per variant: nothing lost, failed or 
     t.equal(rs.length, DEPLOYS, `${variant}: ${DEPLOYS} deploys ran`)
     for (const r of rs) nothingLost(t, r)
   }
+})
+
+t.test('the example users copy (examples/orders-service.mjs): nothing lost, failed or duplicated', { skip }, async t => {
+  const { results, table } = await runOrders(t, ['example'], 90_000)
+  t.comment(`examples/orders-service.mjs\n${table}`)
+  t.equal(results.length, 1, 'one deploy ran')
+  for (const r of results) nothingLost(t, r)
 })
 
 t.test('consumer: jobs still running at the drain deadline go back to the queue, none failed', { skip }, async t => {

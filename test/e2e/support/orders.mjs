@@ -12,6 +12,8 @@ import { Queue } from 'bullmq'
 import { freePort, start, waitExit, killAll, until, isRunning } from './procs.mjs'
 
 export const ORDERS_APP = fileURLToPath(new URL('../../fixtures/e2e/orders-app.mjs', import.meta.url))
+/** The example users copy, deployed the same way (variant 'example'): it must lose nothing either. */
+export const EXAMPLE_APP = fileURLToPath(new URL('../../../examples/orders-service.mjs', import.meta.url))
 
 export const SCHEMA = `
   CREATE TABLE orders (id text PRIMARY KEY, item text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(),
@@ -83,20 +85,21 @@ export function startOrders ({ port, clients = 16, pauseMs = 100, timeoutMs = 10
 export async function startInstance ({ variant, instance, dir, env, n = 0 }) {
   const port = await freePort()
   const log = join(dir, `${n}-${variant}-${instance}.log`)
-  const proc = start(process.execPath, [ORDERS_APP], {
+  const example = variant === 'example'
+  const proc = start(process.execPath, [example ? EXAMPLE_APP : ORDERS_APP], {
     log,
-    env: { VARIANT: variant, INSTANCE: instance, PORT: String(port), ...env }
+    env: { VARIANT: variant, INSTANCE: instance, PORT: String(port), HOST: '127.0.0.1', ...env }
   })
   await until(async () => {
     if (!isRunning(proc)) throw new Error(`instance ${instance} (${variant}) exited at start-up:\n${readLog(log)}`)
-    return ping(port)
+    return ping(port, example ? '/health/live' : '/ping')
   }, { ms: 15_000, what: `instance ${instance} (${variant}) to answer` })
   return { proc, port, log }
 }
 
-function ping (port) {
+function ping (port, path) {
   return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/ping', agent: false }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
       res.resume()
       res.on('end', () => resolve(res.statusCode === 200))
     })
@@ -134,11 +137,14 @@ export function summaryOf (file) {
 export async function deploy ({ variant, postgres, redis, dir, n, fault, loadMs = 2000, timeout = 8000, clients = 16, jobMs = '50-300', slow = 0 }) {
   const database = `orders_${n}`
   const queueName = `orders-${n}`
+  const url = await createDatabase(postgres, database)
   const env = {
-    PG_URL: await createDatabase(postgres, database),
+    PG_URL: url,
+    DATABASE_URL: url,
     REDIS_URL: redis.url,
     QUEUE: queueName,
     TIMEOUT: String(timeout),
+    GRACEFUL_TIMEOUT: String(timeout),
     JOB_MS: jobMs,
     ...(fault ? { FAULT_HOOK: '1' } : {})
   }
@@ -202,6 +208,7 @@ async function account ({ url, queue }) {
   try {
     const orders = Number((await db.query('SELECT count(*) FROM orders')).rows[0].count)
     const processings = Number((await db.query('SELECT count(*) FROM processings')).rows[0].count)
+    const { sum, done } = (await db.query('SELECT coalesce(sum(processed), 0)::int AS sum, count(*) FILTER (WHERE processed > 0)::int AS done FROM orders')).rows[0]
     const unprocessed = (await db.query('SELECT id FROM orders WHERE processed = 0')).rows.map(r => r.id)
     const byInstance = Object.fromEntries((await db.query('SELECT instance, count(*) FROM processings GROUP BY instance')).rows.map(r => [r.instance, Number(r.count)]))
     const states = {}
@@ -216,11 +223,12 @@ async function account ({ url, queue }) {
     return {
       orders,
       processings,
+      processedTotal: sum,
       lost: unprocessed.length,
       lostStates: states,
       withoutJob: states.unknown ?? 0,
-      // Each processing is one transaction: the order's count + 1 and one row; so the rows beyond one per processed order.
-      duplicated: processings - (orders - unprocessed.length),
+      // Each processing adds 1 to its order's count (the fixture also writes a processings row in the same transaction).
+      duplicated: sum - done,
       failed,
       failedReasons,
       leftInQueue: counts.waiting + counts.active + counts.delayed + counts.prioritized + counts.paused,
