@@ -6,6 +6,7 @@ import type { Exchange, Inflight } from './inflight.ts'
 import type { Injects } from './injects.ts'
 import { isHttp1, pipelinedAfter, type LastCall } from './last-call.ts'
 import { busyWith } from './private.ts'
+import { withTimeout } from './timeout.ts'
 
 export interface DrainResult {
   /** Requests in flight when admission closed. */
@@ -48,12 +49,8 @@ function cut ({ req, res, hijacked }: Exchange, retryAfter: number | false): voi
   res.end(CUT_BODY)
 }
 
-function within (work: Promise<void>, ms: number): Promise<boolean> {
-  const ac = new AbortController()
-  return Promise.race([
-    work.then(() => { ac.abort(); return true }),
-    sleep(ms, false, { signal: ac.signal }).catch(() => true)
-  ])
+async function within (work: Promise<void>, ms: number): Promise<boolean> {
+  return (await withTimeout(work, ms)).done
 }
 
 export interface DrainParts {

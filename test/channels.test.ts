@@ -37,8 +37,9 @@ t.test('start, phases, each hook traced, and the end with the summary', async t 
   await app.close()
   await slow
 
-  t.same(events, ['start', 'drain:start', 'drain:end', 'close:start', 'close:end', 'hooks:start',
-    'hook stuck:start', 'hook stuck:asyncEnd', 'hook db:start', 'hook db:asyncEnd', 'hooks:end', 'end'])
+  // The hooks come before Fastify's own close step (and every other plugin's onClose hook).
+  t.same(events, ['start', 'drain:start', 'drain:end', 'hooks:start', 'hook stuck:start', 'hook stuck:asyncEnd',
+    'hook db:start', 'hook db:asyncEnd', 'hooks:end', 'close:start', 'close:end', 'end'])
   t.match(payloads.start, { fastify: app, cause: 'close', inflight: 1, timeout: 30_000, delay: 0, error: undefined })
   t.match(hookTraces[0], { fastify: app, name: 'stuck', limitMs: 50, outcome: 'timeout', error: { code: 'FST_GRACEFUL_HOOK_TIMEOUT' } })
   t.match(hookTraces[1], { name: 'db', outcome: 'ok', durationMs: Number })

@@ -1,4 +1,4 @@
-// Faults during the shutdown (issue 25): PostgreSQL stopped (pg_ctl -m immediate) or Redis killed (SIGKILL) right after
+// Faults during the shutdown (issue 25): PostgreSQL stopped (pg_ctl -m immediate) or Redis killed (SIGKILL) at
 // SIGTERM. The hook or consumer that needs the dependency fails or times out within its own limit; nothing hangs: exit 1
 // within timeout + 1 s, and the summary line says exit code 1 with the failed or timed-out step counted.
 import t from 'tap'
@@ -14,7 +14,7 @@ const TIMEOUT = 8000
 
 for (const fault of ['pg', 'redis'] as const) {
   const what = fault === 'pg' ? 'PostgreSQL stopped' : 'Redis killed'
-  t.test(`${what} right after SIGTERM: exit 1 in time, the failure counted`, { skip }, async t => {
+  t.test(`${what} at the SIGTERM: exit 1 in time, the failure counted`, { skip }, async t => {
     const { results, table } = await runOrders(t, ['plugin-first', 'consumer', '--fault', fault, '--timeout', String(TIMEOUT)], 90_000)
     t.comment(`${what}\n${table}`)
     t.equal(results.length, 2, 'both variants ran')

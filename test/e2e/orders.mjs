@@ -3,7 +3,7 @@
 //     variants: plugin-first plugin-last readme-quickstart consumer example plain (default: all; example: examples/orders-service.mjs)
 //     each deploy: a throwaway PostgreSQL cluster and redis-server (one per run), instance A under 16 keep-alive
 //     clients creating orders, SIGTERM to A after 2 s, instance B consumes what is left; then every order and job
-//     is accounted for. --fault stops PostgreSQL (pg_ctl -m immediate) or kills Redis (SIGKILL) right after the SIGTERM.
+//     is accounted for. --fault stops PostgreSQL (pg_ctl -m immediate) or kills Redis (SIGKILL) at the SIGTERM (just before it).
 import { parseArgs } from 'node:util'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -1,6 +1,6 @@
 // One deploy of the orders service against real PostgreSQL and Redis: instance A under keep-alive load, SIGTERM to A
 // mid-load, then instance B (the same code) consumes what is left; then every order and job is accounted for from
-// PostgreSQL and the BullMQ queue. The fault scenarios stop PostgreSQL or kill Redis right after the SIGTERM.
+// PostgreSQL and the BullMQ queue. The fault scenarios stop PostgreSQL or kill Redis at the SIGTERM.
 import http from 'node:http'
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -149,20 +149,26 @@ export async function deploy ({ variant, postgres, redis, dir, n, fault, loadMs 
     ...(fault ? { FAULT_HOOK: '1' } : {})
   }
   const bound = variant === 'readme-quickstart' ? 25_000 : timeout
-  const result = { variant, deploy: n, fault: fault ?? null, bound }
+  const result = { variant, deploy: n, fault: fault ?? null, bound, phases: {} }
+  let last = Date.now()
+  const phase = (name) => { const now = Date.now(); result.phases[name] = now - last; last = now }
   const procs = []
   let load
   try {
     const a = await startInstance({ variant, instance: 'a', dir, env, n })
     procs.push(a.proc)
+    phase('start A')
     load = startOrders({ port: a.port, clients, slow })
     await sleep(loadMs) // the load runs a while; the SIGTERM lands mid-load
-    const signalled = Date.now()
-    a.proc.child.kill('SIGTERM')
+    // The fault lands at the SIGTERM: just before it, so that the shutdown always meets it (just after it, a fast
+    // shutdown could be over before pg_ctl had stopped the server).
     if (fault === 'pg') postgres.stop({ mode: 'immediate' })
     if (fault === 'redis') await redis.kill()
+    const signalled = Date.now()
+    a.proc.child.kill('SIGTERM')
     const exited = await waitExit(a.proc, bound + 5000)
     result.exitMs = Date.now() - signalled
+    phase('load and A\'s shutdown')
     result.exitCode = exited ? (exited.code ?? exited.signal) : 'killed (still running)'
     if (!exited) await killAll([a.proc])
     const acked = load.acked
@@ -177,17 +183,21 @@ export async function deploy ({ variant, postgres, redis, dir, n, fault, loadMs 
       result.afterA = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused', 'failed', 'completed')
       const b = await startInstance({ variant, instance: 'b', dir, env: { ...env, CONCURRENCY: '16' }, n })
       procs.push(b.proc)
+      phase('start B')
       const left = async () => {
         const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused')
         return Object.values(c).reduce((a, b) => a + b, 0)
       }
       // B consumes what is left; jobs still locked by A (active) would wait for BullMQ's stalled check: bounded.
       await until(async () => (await left()) === 0, { ms: 30_000, what: 'instance B to empty the queue' }).catch(() => {})
+      phase('B empties the queue')
       b.proc.child.kill('SIGTERM')
       const bExit = await waitExit(b.proc, bound + 5000)
+      phase('B\'s shutdown')
       result.exitCodeB = bExit ? (bExit.code ?? bExit.signal) : 'killed'
       Object.assign(result, await account({ url: env.PG_URL, queue }))
       result.ackedMissing = await ackedMissing(env.PG_URL, acked)
+      phase('accounting')
     } finally {
       await queue.close()
     }
