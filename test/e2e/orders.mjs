@@ -1,5 +1,5 @@
 // Standalone runner for the orders service with real dependencies (issue 25): prints a table (or JSON with --json).
-//   node test/e2e/orders.mjs [variant ...] [--deploys N] [--fault pg|redis] [--slow N --timeout MS] [--json] [--keep]
+//   node test/e2e/orders.mjs [variant[:deploys] ...] [--deploys N] [--fault pg|redis] [--slow N --timeout MS] [--json] [--keep]
 //     variants: plugin-first plugin-last readme-quickstart consumer example plain (default: all; example: examples/orders-service.mjs)
 //     each deploy: a throwaway PostgreSQL cluster and redis-server (one per run), instance A under 16 keep-alive
 //     clients creating orders, SIGTERM to A after 2 s, instance B consumes what is left; then every order and job
@@ -27,7 +27,12 @@ const { positionals, values } = parseArgs({
     keep: { type: 'boolean', default: false }
   }
 })
-const variants = positionals.length > 0 ? positionals : VARIANTS
+// A variant may carry its own number of deploys: `example:1`.
+const runs = (positionals.length > 0 ? positionals : VARIANTS).map((arg) => {
+  const [variant, count] = arg.split(':')
+  return { variant, deploys: Number(count ?? values.deploys) }
+})
+const variants = runs.map(r => r.variant)
 for (const v of variants) {
   if (!VARIANTS.includes(v)) {
     console.error(`unknown variant ${v}: one of ${VARIANTS.join(', ')}`)
@@ -59,8 +64,8 @@ try {
   postgres = await startPostgres()
   redis = await startRedis()
   let n = 0
-  for (const variant of variants) {
-    for (let i = 0; i < Number(values.deploys); i++) {
+  for (const { variant, deploys } of runs) {
+    for (let i = 0; i < deploys; i++) {
       // A fault leaves its service gone: each fault deploy gets fresh ones.
       if (values.fault && n > 0) {
         await postgres.remove()
