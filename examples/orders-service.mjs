@@ -18,6 +18,8 @@ const app = Fastify({ logger: { level: env.LOG_LEVEL ?? 'info' } })
 await app.register(graceful, { timeout: Number(env.GRACEFUL_TIMEOUT ?? 25_000), health: true })
 await app.register(postgres, { connectionString: env.DATABASE_URL })
 await app.register(redis, { url: env.REDIS_URL }) // the producer's client; @fastify/redis quits it in its onClose
+// Without this listener, a database restart (which drops the pool's idle clients) would crash the process.
+app.pg.pool.on('error', (err) => app.log.warn({ err }, 'idle database client lost'))
 
 const queue = new Queue(env.QUEUE ?? 'orders', { connection: app.redis })
 
