@@ -24,9 +24,10 @@ export interface DrainResult {
 }
 
 /**
- * How long after the drain starts its idle connections stay open when requests were still arriving just before: a
- * client that was just handed a keep-alive response, or has just connected, sends its request into a Connection:
- * close answer instead of racing a socket close. With no request in the last 250 ms, idle connections go at once.
+ * How long after the drain starts its idle connections stay open when requests were still arriving just before (in the
+ * traffic's last sample window or two, SAMPLE_WINDOW_MS in lib/traffic.ts): a client that was just handed a keep-alive
+ * response, or has just connected, sends its request into a Connection: close answer instead of racing a socket close.
+ * With none in the last window, idle connections go at once. Not the sample window: changing one leaves the other.
  */
 export const LINGER_MS = 250
 

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import { beforeFastifyCloses } from './close-order.ts'
 import { watchConnections } from './connections.ts'
 import { createConsumers, type ShutdownConsumer, type ShutdownConsumerOptions } from './consumers.ts'
-import { LINGER_MS, type DrainResult } from './drain.ts'
+import type { DrainResult } from './drain.ts'
 import { createGate } from './gate.ts'
 import { addHealthRoutes } from './health.ts'
 import { createHooks, type ShutdownHook, type ShutdownHookOptions } from './hooks.ts'
@@ -17,7 +17,7 @@ import { watchOutsideRoutes } from './outside.ts'
 import { createReporter } from './report.ts'
 import { createSequence } from './sequence.ts'
 import { enroll, signalReady, warnInWorkerThread } from './signals.ts'
-import { createTraffic } from './traffic.ts'
+import { createTraffic, SAMPLE_WINDOW_MS } from './traffic.ts'
 import { createWork } from './work.ts'
 
 export type { ShutdownConsumer, ShutdownConsumerOptions } from './consumers.ts'
@@ -60,7 +60,8 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   const options = resolveOptions(rawOptions as Record<string, unknown>)
   const connections = watchConnections(fastify, fastify.initialConfig.http2 === true)
   const traffic = createTraffic(options.kubernetes)
-  const inflight = createInflight(connections.http1Sockets, LINGER_MS, watchOnResponse(fastify), traffic.windowEnded)
+  const inflight = createInflight(connections.http1Sockets, SAMPLE_WINDOW_MS, watchOnResponse(fastify),
+    traffic.windowEnded)
   const lastCall = createLastCall()
   const reporter = createReporter(fastify)
   const outside = watchOutsideRoutes(fastify, reporter.outsideGate)

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { performance } from 'node:perf_hooks'
 import { FST_GRACEFUL_INVALID_WORK, show } from './errors.ts'
+import { realClock, type Clock } from './clock.ts'
 import { withTimeout } from './timeout.ts'
 
 /**
@@ -24,7 +24,7 @@ export interface Work {
   /** From now on, settled work is counted for the summary (called when admission closes). */
   count (): void
   /**
-   * Waits for the work still running, until `by` (a performance.now() time). After the last call, or once the deadline
+   * Waits for the work still running, until `by` (a time on the clock). After the last call, or once the deadline
    * cut some work, later work is no longer waited for; app.drain() alone is not the last: close() waits again.
    */
   waitFor (by: number, phase: (event: 'start' | 'end') => void, last: boolean): Promise<WorkResult>
@@ -39,13 +39,13 @@ function thenable (value: unknown): boolean {
   }
 }
 
-export function createWork (): Work {
+export function createWork (clock: Clock = realClock): Work {
   const running = new Set<Promise<void>>()
   const result: WorkResult = { finished: 0, failed: 0, cut: 0 }
   let counting = false
   /** Why the shutdown no longer waits for work: its deadline cut some, or its last wait is over. */
   let closedBy: 'deadline' | 'end' | null = null
-  /** While the shutdown waits for work, since when (performance.now()); null otherwise. */
+  /** While the shutdown waits for work, since when (on the clock); null otherwise. */
   let waitingSince: number | null = null
   let warnedArriving = false
 
@@ -72,7 +72,7 @@ export function createWork (): Work {
       } else if (origin === 'app' && waitingSince !== null && !warnedArriving) {
         // Work no request started, still arriving once admission closed: something still takes jobs.
         warnedArriving = true
-        const ms = Math.round(performance.now() - waitingSince)
+        const ms = Math.round(clock.now() - waitingSince)
         log.warn({ graceful: { event: 'work', outcome: 'arriving' } },
           `app.waitUntil() ${ms} ms into the wait for work: new work is still being taken after admission closed. ` +
             'If a queue consumer took it, stop the consumer at the signal with app.addConsumer(): the shutdown waits ' +
@@ -88,10 +88,10 @@ export function createWork (): Work {
       if (closedBy !== null) return { ...result }
       const busy = running.size > 0
       if (busy) phase('start')
-      waitingSince = performance.now()
+      waitingSince = clock.now()
       // Work may add more work while it runs: wait until nothing is left, or the deadline.
       while (running.size > 0) {
-        if (!(await withTimeout(Promise.allSettled(running), by - performance.now())).done) break
+        if (!(await withTimeout(Promise.allSettled(running), by - clock.now(), clock)).done) break
       }
       waitingSince = null
       if (running.size > 0) closedBy = 'deadline'

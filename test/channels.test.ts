@@ -3,6 +3,7 @@ import dc from 'node:diagnostics_channel'
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { build } from './helpers/app.ts'
+import { CHANNELS } from '../lib/channels.ts'
 
 t.test('start, phases, each hook traced, and the end with the summary', async t => {
   const events: string[] = []
@@ -64,4 +65,21 @@ t.test('in a real process: a crash\'s start carries the error; the delay window 
   const delayEnd = delayed.lines.find(line => line.phase === 'delay' && line.event === 'end')!
   t.ok(delayEnd.elapsedMs >= 190, `the delay phase ended ${delayEnd.elapsedMs} ms after the start`)
   t.ok(delayed.lines.find(line => line.channel === 'end')!.delay >= 190)
+})
+
+t.test('two instances: a subscriber\'s error is logged by the instance whose event it was given', async t => {
+  const first = await build()
+  const second = await build()
+  const throwing = (message: unknown): void => {
+    throw new Error(`subscriber threw for ${(message as { fastify: unknown }).fastify === first.app ? 'first' : 'second'}`)
+  }
+  dc.subscribe(CHANNELS.start, throwing)
+  t.teardown(() => dc.unsubscribe(CHANNELS.start, throwing))
+  const draining = [first.app.drain(), second.app.drain()]
+  await Promise.all(draining)
+  await Promise.all([first.app.close(), second.app.close()])
+  const errors = (logs: Array<Record<string, any>>): string[] => logs
+    .filter(line => line.graceful?.event === 'subscriber-error').map(line => line.err.message)
+  t.same(errors(first.logs), ['subscriber threw for first'])
+  t.same(errors(second.logs), ['subscriber threw for second'])
 })
