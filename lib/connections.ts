@@ -28,6 +28,8 @@ export interface Connections {
    * a byte (a browser's preconnect, TLS before its handshake, HTTP/2 before its preface).
    */
   closeIdle (): void
+  /** No request in flight on any connection, no HTTP/2 session: closing takes no waiting. */
+  quiet (): boolean
   /** The last resort once the close phase has used its time: every remaining connection goes. */
   closeAll (): void
   /** close() has begun: the process no longer needs holding up for it. */
@@ -142,6 +144,11 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
       for (const socket of sessionSockets) if (socket.bytesRead === 0) socket.destroy()
       for (const socket of http1Sockets) if (busyWith(socket) === undefined && socket.bytesRead === 0) socket.destroy()
       for (const socket of handshaking) socket.destroy()
+    },
+    quiet () {
+      if (sessions.size > 0) return false
+      for (const socket of http1Sockets) if (busyWith(socket)) return false
+      return true
     },
     closeAll () {
       for (const server of servers) if ('closeAllConnections' in server) server.closeAllConnections()

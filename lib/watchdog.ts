@@ -47,10 +47,6 @@ export interface Watchdog {
 }
 
 /**
- * Ends the process `timeout` ms from now even if the main thread is blocked, from a thread started for this shutdown
- * only. `online` is told once the thread runs: from then on the watchdog alone keeps the deadline.
- */
-/**
  * node:worker_threads, loaded when a shutdown starts: loaded at startup, it changes how V8 sizes the young generation
  * of a process that serves requests, for about 8 % more CPU per request (bench/README.md, lockstep).
  */
@@ -58,8 +54,15 @@ export function loadWorkerThreads (): typeof import('node:worker_threads') {
   return createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads')
 }
 
-export function startWatchdog (timeout: number, online: () => void, load = loadWorkerThreads): Watchdog {
-  const at = performance.timeOrigin + performance.now() + timeout
+/**
+ * Ends the process `timeout` ms after `began` (a performance.now() time) even if the main thread is blocked, from a
+ * thread started for this shutdown only. `online` is told once the thread runs: from then on it alone keeps the
+ * deadline.
+ */
+export function startWatchdog (
+  timeout: number, online: () => void, load = loadWorkerThreads, began = performance.now()
+): Watchdog {
+  const at = performance.timeOrigin + began + timeout
   // Set by the main thread as its exit begins, so the watchdog leaves the exit handlers their time.
   const exiting = new Int32Array(new SharedArrayBuffer(4))
   const workerData = { at, timeout, exiting, killAfter: KILL_AFTER_MS, exitingMs: EXITING_MS }
