@@ -21,7 +21,10 @@ export interface Connections {
    * stay.
    */
   stopListening (): void
-  /** Drain start: every HTTP/2 session gets GOAWAY; its streams in flight finish, new ones go elsewhere. */
+  /**
+   * Drain start: every HTTP/2 session gets GOAWAY; its streams in flight finish, new ones go elsewhere; its socket goes
+   * once Node has ended it.
+   */
   goAway (): void
   /**
    * HTTP/1 connections between two requests go (not one whose next request is being read), and those that never sent
@@ -37,6 +40,11 @@ export interface Connections {
 }
 
 type Server = FastifyInstance['server']
+
+/** Our side of the connection has ended (the FIN is out): nothing more will be sent or read on it. */
+function destroyOnceEnded (this: Socket): void {
+  this.destroy()
+}
 
 /**
  * Every connection is watched here, one entry per connection and nothing per request: the HTTP/1 sockets (where a
@@ -131,6 +139,12 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
     },
     goAway () {
       for (const session of sessions) session.close()
+      // Its streams over, Node ends a closed session's socket and waits for the peer's FIN, which a proxy may never
+      // send (HAProxy over TLS); session.destroy() no longer reaches that socket, and server.close() waits for it.
+      for (const socket of sessionSockets) {
+        if (socket.writableFinished) socket.destroy()
+        else socket.once('finish', destroyOnceEnded)
+      }
     },
     closeIdle () {
       for (const server of servers) {
@@ -153,6 +167,7 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
     closeAll () {
       for (const server of servers) if ('closeAllConnections' in server) server.closeAllConnections()
       for (const session of sessions) session.destroy()
+      for (const socket of sessionSockets) socket.destroy()
       for (const socket of http1Sockets) socket.destroy()
     }
   }
