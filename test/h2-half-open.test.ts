@@ -16,7 +16,8 @@ const PREFACE = Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), 
 
 /** A raw HTTP/2-over-TLS peer that never closes its side: it reads everything and ignores the server's FIN. */
 async function stubbornPeer (port: number, t: Test): Promise<{ socket: tls.TLSSocket, serverEnded: Promise<unknown> }> {
-  const socket = tls.connect({ port, host: '127.0.0.1', ALPNProtocols: ['h2'], rejectUnauthorized: false, allowHalfOpen: true })
+  // allowHalfOpen: the server's FIN does not end this side (Node's types leave the option out, tls.connect takes it).
+  const socket = tls.connect({ port, host: '127.0.0.1', ALPNProtocols: ['h2'], rejectUnauthorized: false, allowHalfOpen: true } as tls.ConnectionOptions)
   t.teardown(() => socket.destroy())
   socket.on('error', () => {})
   socket.resume()

@@ -1,7 +1,9 @@
 // Standalone runner for the e2e scenarios: prints the side-by-side table (or JSON with --json).
-//   node test/e2e/run.mjs haproxy|haproxy-noretry|nginx|k8s|k8s-late [--only plugin|plain] [--restarts N]
+//   node test/e2e/run.mjs haproxy|haproxy-noretry|nginx|k8s|k8s-late|haproxy-h2c|haproxy-tls|haproxy-h2|nginx-tls
+//                         [--only plugin|plain] [--restarts N]
 //                         [--connections N] [--fresh N] [--delay MS] [--json] [--keep]
 //     haproxy: HTTP mode, active checks, retries; haproxy-noretry: the same with `retries 0`; nginx: passive only;
+//     haproxy-h2c, haproxy-tls, haproxy-h2, nginx-tls: the same, the instances serving h2c, HTTPS, HTTP/2 over TLS.
 //     k8s: HAProxy in TCP mode, no retries, the server put into maintenance 1 s (k8s-late: 8 s, or --maint-after ms)
 //     after SIGTERM, the apps see KUBERNETES_SERVICE_HOST, 8 clients open a connection per request (--fresh N).
 //     The plugin runs as the README's quick start plus `health: true`; --delay MS runs examples/app.mjs
@@ -57,7 +59,13 @@ const VARIANTS = {
   'haproxy-noretry': { balancer: 'haproxy', retries: false },
   nginx: { balancer: 'nginx' },
   k8s: { balancer: 'k8s', fresh: 8 },
-  'k8s-late': { balancer: 'k8s', fresh: 8, maintAfterMs: 8000 }
+  'k8s-late': { balancer: 'k8s', fresh: 8, maintAfterMs: 8000 },
+  // The same HAProxy, speaking h2c, HTTP/1.1 over TLS or HTTP/2 over TLS to the instances (and checking them so);
+  // nginx over HTTPS.
+  'haproxy-h2c': { balancer: 'haproxy', proto: 'h2c' },
+  'haproxy-tls': { balancer: 'haproxy', proto: 'https' },
+  'haproxy-h2': { balancer: 'haproxy', proto: 'h2' },
+  'nginx-tls': { balancer: 'nginx', proto: 'https' }
 }
 
 if (which in VARIANTS) {
