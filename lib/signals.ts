@@ -5,7 +5,7 @@ import { fromSubscriber } from './channels.ts'
 import type { ShutdownCause } from './hooks.ts'
 import type { ShutdownSignal } from './options.ts'
 import { performance } from 'node:perf_hooks'
-import { startWatchdog, type Watchdog } from './watchdog.ts'
+import { startWatchdog } from './watchdog.ts'
 import { inWorkerThread, keepWorkerAfterPrimary } from './private.ts'
 
 /** One Fastify instance's part in a process-wide shutdown. */
@@ -159,15 +159,14 @@ async function run (cause: ShutdownCause, error?: unknown): Promise<void> {
   const hardStop = exit ? setTimeout(() => process.exit(1), limit) : undefined
   // A blocked main thread never runs that timer: a thread of its own keeps the deadline once it runs (lib/watchdog.ts),
   // started before any hook or handler can block; a quiet shutdown is over before a thread could boot (bench/README).
-  let watchdog: Watchdog | undefined
-  const arm = (): void => { watchdog = startWatchdog(limit, () => clearTimeout(hardStop), undefined, began) }
+  const arm = (): void => { startWatchdog(limit, () => clearTimeout(hardStop), undefined, began) }
   const late = exit && all.every(participant => participant.quiet()) ? setTimeout(arm, WATCHDOG_LATE_MS) : undefined
   if (exit && late === undefined) arm()
   const codes = await Promise.all(all.map(participant => participant.shutdown(cause, error)))
   await Promise.all(all.map(participant => participant.flush()))
   clearTimeout(hardStop)
   clearTimeout(late)
-  watchdog?.stop()
+  // The watchdog stays to the end: exit handlers can hang too (pino's last flushSync() to a full pipe).
   // close-with-grace exits 0 when this resolves and 1 when it rejects; with exit: false it must do neither.
   if (!exit) return new Promise(() => {})
   if (Math.max(...codes) > 0 || errorsDuring > 0 || crash !== null) {
