@@ -102,5 +102,7 @@ export async function rollingRestart (t: Test, which: Rolling, title: string, li
   const slowest = Math.max(...plugin.exitMs!)
   t.ok(slowest <= EXIT_LIMIT_MS[which], `SIGTERM → exit at most ${EXIT_LIMIT_MS[which]} ms: ${plugin.exitMs!.join(', ')} ms`)
   t.ok(plugin.get > 500 && plugin.post > 500, 'GET and POST load ran throughout')
-  t.ok(plain.requests > 500 && plain.restarts >= 10, `plain Fastify baseline ran: ${plain.failed} failures out of ${plain.requests}`)
+  // Plain Fastify's HTTP/2 restarts each wait for the SIGKILL: fewer of them (test/e2e/run.mjs).
+  const plainRestarts = which === 'haproxy-h2c' || which === 'haproxy-h2' ? 4 : 10
+  t.ok(plain.requests > 500 && plain.restarts >= plainRestarts, `plain Fastify baseline ran: ${plain.failed} failures out of ${plain.requests}`)
 }
