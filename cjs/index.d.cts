@@ -11,6 +11,8 @@ declare namespace fastifyGraceful {
   export type FastifyGracefulOptions = Types.FastifyGracefulOptions
   export type HealthOptions = Types.HealthOptions
   export type ShutdownCause = Types.ShutdownCause
+  export type ShutdownConsumer = Types.ShutdownConsumer
+  export type ShutdownConsumerOptions = Types.ShutdownConsumerOptions
   export type ShutdownHook = Types.ShutdownHook
   export type ShutdownHookContext = Types.ShutdownHookContext
   export type ShutdownHookOptions = Types.ShutdownHookOptions

@@ -33,18 +33,21 @@ export const hookChannel = dc.tracingChannel(CHANNELS.hook)
  * Node rethrows a subscriber's exception on the next tick as an uncaught exception. While the plugin publishes, and
  * until those rethrows have run, a listener of ours takes them: a subscriber must never end or fail the shutdown.
  */
-let publishing = 0
-let report: (error: unknown) => void
-const swallow = (error: unknown): void => { report(error) }
+/**
+ * One reporter per open window, oldest first: a window's rethrows run on the ticks queued by its publish, before the
+ * tick that closes it, so the oldest open window is the one whose subscriber threw (each instance logs its own).
+ */
+const reporters: Array<(error: unknown) => void> = []
+const swallow = (error: unknown): void => { reporters[0]!(error) }
 
 function open (onError: (error: unknown) => void): void {
-  report = onError
-  if (publishing++ === 0) process.on('uncaughtException', swallow)
+  if (reporters.push(onError) === 1) process.on('uncaughtException', swallow)
 }
 
 function close (): void {
   process.nextTick(() => {
-    if (--publishing === 0) process.removeListener('uncaughtException', swallow)
+    reporters.shift()
+    if (reporters.length === 0) process.removeListener('uncaughtException', swallow)
   })
 }
 
@@ -69,5 +72,5 @@ export function openWindow (onError: (error: unknown) => void): () => void {
  * us).
  */
 export function fromSubscriber (): boolean {
-  return publishing > 0
+  return reporters.length > 0
 }

@@ -6,6 +6,7 @@ import type { Exchange, Inflight } from './inflight.ts'
 import type { Injects } from './injects.ts'
 import { isHttp1, pipelinedAfter, type LastCall } from './last-call.ts'
 import { busyWith } from './private.ts'
+import { withTimeout } from './timeout.ts'
 
 export interface DrainResult {
   /** Requests in flight when admission closed. */
@@ -23,9 +24,10 @@ export interface DrainResult {
 }
 
 /**
- * How long after the drain starts its idle connections stay open when requests were still arriving just before: a
- * client that was just handed a keep-alive response, or has just connected, sends its request into a Connection:
- * close answer instead of racing a socket close. With no request in the last 250 ms, idle connections go at once.
+ * How long after the drain starts its idle connections stay open when requests were still arriving just before (in the
+ * traffic's last sample window or two, SAMPLE_WINDOW_MS in lib/traffic.ts): a client that was just handed a keep-alive
+ * response, or has just connected, sends its request into a Connection: close answer instead of racing a socket close.
+ * With none in the last window, idle connections go at once. Not the sample window: changing one leaves the other.
  */
 export const LINGER_MS = 250
 
@@ -48,12 +50,8 @@ function cut ({ req, res, hijacked }: Exchange, retryAfter: number | false): voi
   res.end(CUT_BODY)
 }
 
-function within (work: Promise<void>, ms: number): Promise<boolean> {
-  const ac = new AbortController()
-  return Promise.race([
-    work.then(() => { ac.abort(); return true }),
-    sleep(ms, false, { signal: ac.signal }).catch(() => true)
-  ])
+async function within (work: Promise<void>, ms: number): Promise<boolean> {
+  return (await withTimeout(work, ms)).done
 }
 
 export interface DrainParts {

@@ -60,3 +60,17 @@ export const FST_GRACEFUL_INVALID_WORK = createError<'FST_GRACEFUL_INVALID_WORK'
   500,
   TypeError
 )
+
+export const FST_GRACEFUL_INVALID_CONSUMER = createError<'FST_GRACEFUL_INVALID_CONSUMER', [string, string, string]>(
+  'FST_GRACEFUL_INVALID_CONSUMER',
+  'fastify-graceful: addConsumer "%s" must be %s, got %s',
+  500,
+  TypeError
+)
+
+export const FST_GRACEFUL_CONSUMER_AFTER_SHUTDOWN = createError<
+  'FST_GRACEFUL_CONSUMER_AFTER_SHUTDOWN', [string, string]
+>(
+  'FST_GRACEFUL_CONSUMER_AFTER_SHUTDOWN',
+  'fastify-graceful: cannot add consumer "%s": shutdown already began (cause: %s)'
+)

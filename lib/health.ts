@@ -2,16 +2,16 @@ import type { FastifyInstance } from 'fastify'
 import { ADMIT } from './gate.ts'
 import type { ResolvedHealth } from './options.ts'
 import type { Traffic } from './traffic.ts'
+import { withTimeout } from './timeout.ts'
 
 /** A readiness check gets this long; a probe that waits longer than its own timeout counts as failed anyway. */
 export const CHECK_TIMEOUT = 1000
 
 /** Whether the user's check passes within its time: a throw, a rejection, `false` or a hang all mean "not ready". */
-function passes (check: () => unknown): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const expired = new Promise<boolean>(resolve => { timer = setTimeout(resolve, CHECK_TIMEOUT, false) })
-  const result = Promise.resolve().then(check).then(verdict => verdict !== false, () => false)
-  return Promise.race([result, expired]).finally(() => clearTimeout(timer))
+async function passes (check: () => unknown): Promise<boolean> {
+  const verdict = await withTimeout(Promise.resolve().then(check).then(verdict => verdict !== false, () => false),
+    CHECK_TIMEOUT)
+  return verdict.done && verdict.value
 }
 
 /** @fastify/under-pressure's own verdict, when it is registered (its decorator is looked up at request time). */

@@ -1,8 +1,9 @@
-import { performance } from 'node:perf_hooks'
 import {
   FST_GRACEFUL_HOOK_AFTER_SHUTDOWN, FST_GRACEFUL_HOOK_TIMEOUT, FST_GRACEFUL_INVALID_HOOK, show
 } from './errors.ts'
 import { checkDuration } from './options.ts'
+import { realClock, type Clock } from './clock.ts'
+import { withTimeout } from './timeout.ts'
 
 export type ShutdownCause = string
 
@@ -38,7 +39,10 @@ export interface HookOutcome {
   skipped?: true
 }
 
-export type Observer = (name: string, limitMs: number, run: () => Promise<HookOutcome>) => Promise<HookOutcome>
+/** Runs one hook (`ranBefore`: the hooks of its phase that ran before it, in order), and reports it. */
+export type Observer = (
+  name: string, limitMs: number, run: () => Promise<HookOutcome>, ranBefore: readonly string[]
+) => Promise<HookOutcome>
 
 interface Hook {
   name: string
@@ -94,36 +98,31 @@ function parse (
 }
 
 /** Runs one hook against its limit; whatever it does later is caught, so a late rejection cannot crash the process. */
-async function runOne (hook: Hook, cause: ShutdownCause, limit: number): Promise<HookOutcome> {
-  const startedAt = performance.now()
+async function runOne (hook: Hook, cause: ShutdownCause, limit: number, clock: Clock): Promise<HookOutcome> {
+  const startedAt = clock.now()
   const done = (outcome: HookOutcome['outcome'], error?: unknown): HookOutcome =>
     ({
       name: hook.name,
       phase: hook.phase,
       outcome,
-      durationMs: performance.now() - startedAt,
+      durationMs: clock.now() - startedAt,
       ...(error === undefined ? {} : { error })
     })
 
   const controller = new AbortController()
-  let timer: NodeJS.Timeout | undefined
-  const expired = new Promise<'timeout'>(resolve => {
-    timer = setTimeout(() => {
-      controller.abort(new FST_GRACEFUL_HOOK_TIMEOUT(hook.name, Math.round(limit)))
-      resolve('timeout')
-    }, limit)
-  })
   const work = Promise.resolve()
     .then(() => hook.fn({ signal: controller.signal, cause }))
     .then(() => 'ok' as const, (error: unknown) => ({ error }))
-  const result = await Promise.race([work, expired])
-  clearTimeout(timer)
-  if (result === 'ok') return done('ok')
-  if (result === 'timeout') return done('timeout', controller.signal.reason)
-  return done('failed', result.error)
+  const result = await withTimeout(work, limit, clock)
+  if (!result.done) {
+    controller.abort(new FST_GRACEFUL_HOOK_TIMEOUT(hook.name, Math.round(limit)))
+    return done('timeout', controller.signal.reason)
+  }
+  if (result.value === 'ok') return done('ok')
+  return done('failed', result.value.error)
 }
 
-export function createHooks (hookTimeout: number): Hooks {
+export function createHooks (hookTimeout: number, clock: Clock = realClock): Hooks {
   const hooks: Hook[] = []
   let frozenBy: ShutdownCause | null = null
 
@@ -148,16 +147,18 @@ export function createHooks (hookTimeout: number): Hooks {
       // Once a hook ran out of time at the overall deadline, none is left for the next ones, whatever a timer
       // that fired a fraction of a millisecond early makes the clock say.
       let deadlineReached = false
+      const ranBefore: string[] = []
       for (const hook of hooks.filter(hook => hook.phase === phase).reverse()) {
         // A Node timer cannot be shorter than 1 ms (and fires on a ms clock): less than that left is no time at all.
         // Nothing per hook left behind the deadline (no timer, no error, no log line): a thousand of them cost no time.
-        if (deadlineReached || deadline - performance.now() < 1) {
+        if (deadlineReached || deadline - clock.now() < 1) {
           deadlineReached = true
           outcomes.push({ name: hook.name, phase: hook.phase, outcome: 'timeout', durationMs: 0, skipped: true })
           continue
         }
-        const limit: number = Math.min(hook.timeout, deadline - performance.now())
-        const outcome = await observe(hook.name, limit, () => runOne(hook, cause, limit))
+        const limit: number = Math.min(hook.timeout, deadline - clock.now())
+        const outcome = await observe(hook.name, limit, () => runOne(hook, cause, limit, clock), [...ranBefore])
+        ranBefore.push(hook.name)
         deadlineReached ||= outcome.outcome === 'timeout' && limit < hook.timeout
         outcomes.push(outcome)
       }

@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import fp from 'fastify-plugin'
 import { beforeFastifyCloses } from './close-order.ts'
 import { watchConnections } from './connections.ts'
-import { LINGER_MS, type DrainResult } from './drain.ts'
+import { createConsumers, type ShutdownConsumer, type ShutdownConsumerOptions } from './consumers.ts'
+import type { DrainResult } from './drain.ts'
 import { createGate } from './gate.ts'
 import { addHealthRoutes } from './health.ts'
 import { createHooks, type ShutdownHook, type ShutdownHookOptions } from './hooks.ts'
@@ -16,9 +17,10 @@ import { watchOutsideRoutes } from './outside.ts'
 import { createReporter } from './report.ts'
 import { createSequence } from './sequence.ts'
 import { enroll, signalReady, warnInWorkerThread } from './signals.ts'
-import { createTraffic } from './traffic.ts'
+import { createTraffic, SAMPLE_WINDOW_MS } from './traffic.ts'
 import { createWork } from './work.ts'
 
+export type { ShutdownConsumer, ShutdownConsumerOptions } from './consumers.ts'
 export type { DrainResult } from './drain.ts'
 export type {
   ShutdownCause, ShutdownHook, ShutdownHookContext, ShutdownHookOptions, ShutdownHookPhase
@@ -38,8 +40,13 @@ declare module 'fastify' {
     /** Cleanup to run after the last request, in reverse order of registration, each within its own time limit. */
     addShutdownHook (fn: ShutdownHook, options?: ShutdownHookOptions): void
     addShutdownHook (name: string, fn: ShutdownHook, options?: ShutdownHookOptions): void
-    /** Keep the shutdown waiting for work no request started (a queue consumer's job), until the drain deadline. */
+    /** Keep the shutdown waiting for work no request started, until the drain deadline. */
     waitUntil (promise: PromiseLike<unknown>): void
+    /**
+     * A queue consumer: paused at the first moment of a shutdown, its work waited for until the drain deadline (then
+     * cancelled, to hand it back), closed with the shutdown hooks, before other plugins close their clients.
+     */
+    addConsumer (name: string, consumer: ShutdownConsumer, options?: ShutdownConsumerOptions): void
   }
   interface FastifyRequest {
     /** Keep the shutdown waiting for work that outlives this request's response, until the drain deadline. */
@@ -53,7 +60,8 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   const options = resolveOptions(rawOptions as Record<string, unknown>)
   const connections = watchConnections(fastify, fastify.initialConfig.http2 === true)
   const traffic = createTraffic(options.kubernetes)
-  const inflight = createInflight(connections.http1Sockets, LINGER_MS, watchOnResponse(fastify), traffic.windowEnded)
+  const inflight = createInflight(connections.http1Sockets, SAMPLE_WINDOW_MS, watchOnResponse(fastify),
+    traffic.windowEnded)
   const lastCall = createLastCall()
   const reporter = createReporter(fastify)
   const outside = watchOutsideRoutes(fastify, reporter.outsideGate)
@@ -70,7 +78,8 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   })
   const hooks = createHooks(options.hookTimeout)
   const work = createWork()
-  const parts = { gate, inflight, hooks, connections, lastCall, reporter, work, outside, injects, traffic }
+  const consumers = createConsumers(hooks)
+  const parts = { gate, inflight, hooks, connections, lastCall, reporter, work, outside, injects, traffic, consumers }
   const sequence = createSequence(fastify, options, parts)
 
   fastify.decorate('isShuttingDown', { getter: () => sequence.isShuttingDown })
@@ -79,20 +88,24 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   fastify.decorate('addShutdownHook', (nameOrFn: unknown, fnOrOptions?: unknown, maybeOptions?: unknown) =>
     hooks.add(nameOrFn, fnOrOptions, maybeOptions))
   fastify.decorate('waitUntil', (promise: unknown) => work.add(promise, 'app', fastify.log))
+  fastify.decorate('addConsumer', (name: unknown, consumer: unknown, consumerOptions?: unknown) =>
+    consumers.add(name, consumer, consumerOptions))
   // One function on the request prototype: nothing is allocated per request unless waitUntil is called.
   // Taken off the request (`const { waitUntil } = request`), it has no `this`: the work is kept all the same.
   fastify.decorateRequest('waitUntil', function (this: FastifyRequest | undefined, promise: unknown) {
     work.add(promise, 'request', this?.log ?? fastify.log)
   })
 
-  // One onRequest hook, not two: each is one more pass through Fastify's hook runner on every request (issue 11).
+  // One onRequest hook, not two: each is one more pass through Fastify's hook runner on every request
+  // (bench/README.md).
   fastify.addHook('onRequest', gate.onRequest)
   fastify.addHook('onListen', async () => connections.listened())
   fastify.addHook('preClose', sequence.preClose)
-  // app.close() drains first, ahead of Fastify's own close step (the assumption is named in lib/close-order.ts).
+  // app.close() drains and runs the shutdown hooks first, ahead of Fastify's own close step and of every other
+  // plugin's onClose hook (the assumption is named in lib/close-order.ts).
   beforeFastifyCloses(fastify, () => {
     injects.closeBegins()
-    return sequence.drainForClose()
+    return sequence.beforeFastifyCloses()
   })
   if (options.health !== false) addHealthRoutes(fastify, options.health, () => !sequence.isShuttingDown, traffic)
 
@@ -110,7 +123,7 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
       flush: () => reporter.flush(Math.max(0, Math.min(sequence.remaining(), 1000))),
       interrupted: reporter.interrupted,
       uncaught: reporter.uncaught,
-      quiet: () => !hooks.has('preDrain') && !hooks.has('postDrain') && connections.quiet()
+      quiet: () => !hooks.has('preDrain') && !hooks.has('postDrain') && consumers.size === 0 && connections.quiet()
     })
     fastify.addHook('onReady', async () => {
       ready = true

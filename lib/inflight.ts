@@ -52,9 +52,9 @@ export function createInflight (
   // During a shutdown only: the requests whose onResponse hooks Fastify has yet to run to the end; true once closed.
   const hooksRunning = new Map<ServerResponse, boolean>()
   let shuttingDown = false
-  // No clock read per request (issue 11): a timer armed by the first request after a quiet spell, kept armed by a
-  // flag while requests keep coming, and stopped by a window of `recentMs` with none. Under load: one wakeup per
-  // window.
+  // No clock read per request (bench/README.md, lockstep): a timer armed by the first request after a quiet spell,
+  // kept armed by a flag while requests keep coming, and stopped by a window of `recentMs` with none. Under load: one
+  // wakeup per window.
   let recent = false
   let again = false
   let window: NodeJS.Timeout | undefined

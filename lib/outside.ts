@@ -22,7 +22,7 @@ export function watchOutsideRoutes (fastify: FastifyInstance, warn: (message: st
   return {
     watch () {
       if (onRoot) return
-      // Attached only now: a second 'request' listener costs every request (issue 11), and only a shutdown needs it.
+      // Attached only now: a second 'request' listener costs every request (bench/README.md); only a shutdown needs it.
       fastify.server.on('request', (
         req: { method?: string, url?: string },
         res: { once (event: 'finish', listener: () => void): void, statusCode: number }

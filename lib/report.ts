@@ -4,9 +4,10 @@ import {
   endChannel, hookChannel, isolated, openWindow, phaseChannel, startChannel
 } from './channels.ts'
 import type { DrainResult } from './drain.ts'
-import type { HookOutcome, ShutdownCause } from './hooks.ts'
+import type { HookOutcome, Observer, ShutdownCause } from './hooks.ts'
 import type { HandOverEnd } from './traffic.ts'
 import type { WorkResult } from './work.ts'
+import { withTimeout } from './timeout.ts'
 
 const SERVED: Record<HandOverEnd, string> = {
   quiet: 'the health checkers were answered 503 and the traffic stopped',
@@ -57,10 +58,14 @@ export interface Reporter {
   /** The serving after the signal ended (lib/traffic.ts says why), `ms` after the signal. */
   served (ended: HandOverEnd, ms: number): void
   /** Runs one hook inside its trace, when somebody traces hooks; logs its outcome either way. */
-  hook (name: string, limitMs: number, run: () => Promise<HookOutcome>): Promise<HookOutcome>
+  hook: Observer
   summary (facts: Facts): ShutdownSummary
   /** Lets a log transport write out the last lines before the process exits, within `ms`. */
   flush (ms: number): Promise<void>
+  /** The drain deadline came while these consumers still had work: they were told to hand it back. */
+  cancelled (consumers: ReadonlyArray<{ name: string, error?: unknown }>): void
+  /** Fastify's close() (its own step, then the other plugins' onClose hooks) was still running at the deadline. */
+  closeOverran (): void
   /** A second signal: the process ends at once. */
   interrupted (what: string): void
   /** An uncaught error once the shutdown is under way: logged with its stack, exit code 1. */
@@ -125,14 +130,22 @@ export function createReporter (fastify: FastifyInstance): Reporter {
       'a diagnostics_channel subscriber threw during the graceful shutdown: ignored')
   }
 
-  function logHook (hook: HookOutcome): void {
+  function logHook (hook: HookOutcome, ranBefore: readonly string[]): void {
     const graceful = {
       event: 'hook', hook: hook.name, phase: hook.phase, outcome: hook.outcome, durationMs: round(hook.durationMs)
     }
     const line = `${hook.phase === 'preDrain' ? 'pre-drain ' : ''}shutdown hook "${hook.name}" ${hook.outcome} ` +
       `after ${Math.round(hook.durationMs)} ms`
-    if (hook.outcome === 'ok') log.info({ graceful }, line)
-    else log.error({ graceful, err: hook.error }, line)
+    if (hook.outcome === 'ok') {
+      log.info({ graceful }, line)
+      return
+    }
+    // A hook that meets a client already closed: the order it ran in is the first thing to check.
+    const order = ranBefore.length === 0
+      ? 'it ran first'
+      : `it ran after ${ranBefore.map(name => `"${name}"`).join(', ')} (hooks run in reverse order of registration)`
+    const cause = hook.error instanceof Error ? `: ${hook.error.message}` : ''
+    log.error({ graceful: { ...graceful, ranBefore }, err: hook.error }, `${line} (${order})${cause}`)
   }
 
   return {
@@ -162,7 +175,7 @@ export function createReporter (fastify: FastifyInstance): Reporter {
       }
     },
 
-    async hook (name, limitMs, run) {
+    async hook (name, limitMs, run, ranBefore) {
       let outcome: HookOutcome
       if (hookChannel.hasSubscribers) {
         const context: Record<string, unknown> = { fastify, name, limitMs: round(limitMs) }
@@ -183,7 +196,7 @@ export function createReporter (fastify: FastifyInstance): Reporter {
       } else {
         outcome = await run()
       }
-      logHook(outcome)
+      logHook(outcome, ranBefore)
       return outcome
     },
 
@@ -209,6 +222,24 @@ export function createReporter (fastify: FastifyInstance): Reporter {
         isolated(subscriberThrew, () => endChannel.publish({ fastify, summary }))
       }
       return summary
+    },
+
+    cancelled (consumers) {
+      for (const { name, error } of consumers) {
+        const graceful = { event: 'consumer', consumer: name, outcome: error === undefined ? 'cancelled' : 'failed' }
+        if (error === undefined) {
+          log.warn({ graceful }, `consumer "${name}" still had work at the drain deadline: ` +
+            'cancel() was called, to hand it back to its queue')
+        } else {
+          log.error({ graceful, err: error }, `consumer "${name}": cancel() failed at the drain deadline`)
+        }
+      }
+    },
+
+    closeOverran () {
+      log.error({ graceful: { event: 'close', outcome: 'timeout' } },
+        'fastify.close() was still running at the deadline: an onClose hook of another plugin ' +
+          '(a client\'s close, say) did not finish')
     },
 
     interrupted (what) {
@@ -237,16 +268,10 @@ export function createReporter (fastify: FastifyInstance): Reporter {
       process.emitWarning(message, { code: 'FST_GRACEFUL_ENCAPSULATED' })
     },
 
-    flush (ms) {
+    async flush (ms) {
       const flushable = fastify.log as { flush?: (done: (error?: Error) => void) => void }
-      if (typeof flushable.flush !== 'function') return Promise.resolve()
-      return new Promise(resolve => {
-        const timer = setTimeout(resolve, ms)
-        flushable.flush!(() => {
-          clearTimeout(timer)
-          resolve()
-        })
-      })
+      if (typeof flushable.flush !== 'function') return
+      await withTimeout(new Promise<void>(resolve => { flushable.flush!(() => resolve()) }), ms)
     }
   }
 }

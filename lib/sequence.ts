@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { performance } from 'node:perf_hooks'
 import type { Connections } from './connections.ts'
+import type { Consumers } from './consumers.ts'
 import { drain, type DrainResult } from './drain.ts'
 import type { Gate } from './gate.ts'
 import type { HookOutcome, Hooks, ShutdownCause } from './hooks.ts'
@@ -11,6 +12,7 @@ import type { OutsideRoutes } from './outside.ts'
 import type { ResolvedOptions } from './options.ts'
 import type { Reporter, ShutdownSummary } from './report.ts'
 import { closeWebSockets } from './websockets.ts'
+import { withTimeout } from './timeout.ts'
 import type { Traffic } from './traffic.ts'
 import type { Work, WorkResult } from './work.ts'
 
@@ -21,17 +23,23 @@ export function exitMargin (timeout: number): number {
 
 export interface Sequence {
   readonly isShuttingDown: boolean
-  /** The signal path: serve while the traffic lasts, drain, fastify.close() (which runs the hooks); the exit code. */
+  /**
+   * The signal path: serve while the traffic lasts, drain, the hooks, fastify.close() (Fastify's own close step, then
+   * the other plugins' onClose hooks), the summary; the exit code.
+   */
   shutdown (cause: ShutdownCause, error?: unknown): Promise<number>
   /** A signal or crash before onReady: close() would wait for the plugins still loading; the hooks so far run now. */
   duringStartup (cause: ShutdownCause, error?: unknown): Promise<number>
   /** app.drain(): the drain phase on its own; the instance stays open. */
   drain (): Promise<DrainResult>
-  /** app.close() began: the drain first (from an onClose hook that runs ahead of Fastify's own close step). */
-  drainForClose (): Promise<void>
-  /** Fastify's preClose: the close phase begins (the drain came first; here only if close() came before onReady). */
+  /**
+   * app.close() began: the drain, the work and the shutdown hooks, from an onClose hook that runs ahead of Fastify's
+   * own close step and so ahead of every other plugin's onClose hook (lib/close-order.ts).
+   */
+  beforeFastifyCloses (): Promise<void>
+  /** Fastify's preClose: the close phase begins (all of the above first; here too if close() came before onReady). */
   preClose (): Promise<void>
-  /** Fastify's onClose: the shutdown hooks, then the summary. */
+  /** The plugin's own onClose: the close phase ended; on app.close(), the summary. */
   onClose (): Promise<void>
   /** ms left until the deadline of the shutdown under way. */
   remaining (): number
@@ -48,6 +56,7 @@ export interface Parts {
   outside: Pick<OutsideRoutes, 'watch'>
   injects: Injects
   traffic: Traffic
+  consumers: Consumers
 }
 
 type Durations = Omit<ShutdownSummary['durationMs'], 'total'>
@@ -76,6 +85,10 @@ interface Shutdown {
   worked: WorkResult
   preDrained: Promise<HookOutcome[]> | null
   drained: Promise<DrainResult> | null
+  hooksRan: Promise<HookOutcome[]> | null
+  /** Started by a signal: the summary comes once fastify.close() is over, other plugins' onClose hooks included. */
+  bySignal: boolean
+  summarized: boolean
   readonly summary: Promise<ShutdownSummary>
   finish (summary: ShutdownSummary): void
 }
@@ -85,7 +98,7 @@ interface Shutdown {
  * Each step runs once, whichever way in (signal, app.drain(), app.close()); only a signal serves on after it.
  */
 export function createSequence (fastify: FastifyInstance, options: ResolvedOptions, parts: Parts): Sequence {
-  const { gate, inflight, hooks, connections, lastCall, reporter, work, outside, injects, traffic } = parts
+  const { gate, inflight, hooks, connections, lastCall, reporter, work, outside, injects, traffic, consumers } = parts
   const clock = (): number => performance.now() + options.timeout - exitMargin(options.timeout)
   let current: Shutdown | null = null
 
@@ -112,6 +125,9 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
       worked: { finished: 0, failed: 0, cut: 0 },
       preDrained: null,
       drained: null,
+      hooksRan: null,
+      bySignal: false,
+      summarized: false,
       summary,
       finish
     }
@@ -119,6 +135,8 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     outside.watch()
     gate.begin()
     reporter.start(cause, inflight.exchanges().length, error, options)
+    // Consumers stop taking work at once; what they hold is waited for with the work, until the drain deadline.
+    for (const { name, done } of consumers.pause(cause)) work.follow(done, `consumer "${name}": pause()`, fastify.log)
     return shutdown
   }
 
@@ -221,26 +239,65 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     const startedAt = performance.now()
     shutdown.worked = await work.waitFor(by, event => reporter.phase('work', event), last)
     shutdown.ms.work += performance.now() - startedAt
+    // Cut at the deadline: the consumers still busy hand their work back before their close() runs (a hook).
+    if (shutdown.worked.cut > 0) consumers.cancel().then(reporter.cancelled)
   }
 
-  async function drainForClose (): Promise<void> {
+  /**
+   * The shutdown hooks, once: after the drain and the work, and before Fastify's own close step and every other
+   * plugin's onClose hook, whatever the order of registration: a queue closes before the pool a plugin owns.
+   */
+  function hooksOnce (shutdown: Shutdown): Promise<HookOutcome[]> {
+    shutdown.hooksRan ??= drainOnce(shutdown)
+      // Work handed to waitUntil() after an app.drain() that ended early: waited for too, within this deadline.
+      .then(() => waitForWork(shutdown, hooksBudget(shutdown), true))
+      .then(() => timed(shutdown, 'hooks', () => hooks.run(shutdown.cause, shutdown.deadline, reporter.hook)))
+    return shutdown.hooksRan
+  }
+
+  async function beforeFastifyCloses (): Promise<void> {
     const shutdown = begin('close')
     shutdown.closeCalled = true
     restartClock(shutdown)
-    await drainOnce(shutdown)
-    // Work handed to waitUntil() after an app.drain() that ended early: close() waits for it too, within its deadline.
-    await waitForWork(shutdown, hooksBudget(shutdown), true)
+    await hooksOnce(shutdown)
   }
 
-  /** fastify.close(): Fastify's own close step, then its onClose hooks (ours runs the shutdown hooks, the summary). */
+  /**
+   * fastify.close(): Fastify's own close step, then the other plugins' onClose hooks (their clients close), bounded by
+   * the deadline: a client whose close hangs (its server gone) must not hold the exit.
+   */
   async function closeFastify (shutdown: Shutdown): Promise<void> {
     if (shutdown.closeCalled) return
     try {
-      await fastify.close()
+      // A rejection after the deadline is handled by the race itself: never unhandled.
+      if (!(await withTimeout(fastify.close(), shutdown.deadline - performance.now())).done) {
+        shutdown.closeFailed = true
+        reporter.closeOverran()
+      }
     } catch (err) {
       shutdown.closeFailed = true
       fastify.log.error({ err }, 'fastify.close() failed during the graceful shutdown')
     }
+  }
+
+  /** The summary, once everything it counts is over: on a signal after fastify.close(), else from onClose. */
+  async function summarize (shutdown: Shutdown): Promise<ShutdownSummary> {
+    const result = await drainOnce(shutdown)
+    const outcomes = await hooksOnce(shutdown)
+    if (!shutdown.summarized) {
+      shutdown.summarized = true
+      shutdown.finish(reporter.summary({
+        cause: shutdown.cause,
+        crashed: shutdown.crashed,
+        closeFailed: shutdown.closeFailed,
+        drain: result,
+        refusedLater: gate.refused,
+        hooks: [...await preDrainOnce(shutdown), ...outcomes],
+        work: shutdown.worked,
+        durationMs: { total: performance.now() - shutdown.startedAt, ...shutdown.ms, drain: result.durationMs }
+      }))
+    }
+    return shutdown.summary
   }
 
   return {
@@ -259,28 +316,31 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
       // included: a connection that reaches it from then on is refused, none is caught in the accept queue and reset.
       if (closesAtOnce() && !hooks.has('preDrain')) closePort()
       const shutdown = begin(cause, error)
+      shutdown.bySignal = true
       restartClock(shutdown)
       await Promise.all([serve(shutdown), preDrainOnce(shutdown)])
       await drainOnce(shutdown)
+      await hooksOnce(shutdown)
       await closeFastify(shutdown)
-      const summary = await shutdown.summary
-      return shutdown.closeFailed ? 1 : summary.exitCode
+      return (await summarize(shutdown)).exitCode
     },
 
     async duringStartup (cause, error) {
+      // close() would wait for the plugins still loading: the hooks registered so far run now.
       const shutdown = begin(cause, error)
-      await this.onClose()
-      return (await shutdown.summary).exitCode
+      await hooksOnce(shutdown)
+      connections.letProcessGo()
+      return (await summarize(shutdown)).exitCode
     },
 
     drain () {
       return drainOnce(begin('drain'))
     },
 
-    drainForClose,
+    beforeFastifyCloses,
 
     async preClose () {
-      await drainForClose()
+      await beforeFastifyCloses()
       // The close phase spans Fastify's own close step: it starts here and ends in onClose.
       const shutdown = current!
       shutdown.closeStartedAt = performance.now()
@@ -293,22 +353,13 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
       const shutdown = begin('close')
       clearTimeout(shutdown.forceClose)
       connections.letProcessGo()
-      const result = await drainOnce(shutdown)
+      await hooksOnce(shutdown)
       if (shutdown.closeStartedAt !== null) {
         shutdown.ms.close = performance.now() - shutdown.closeStartedAt
         reporter.phase('close', 'end')
       }
-      const outcomes = await timed(shutdown, 'hooks', () => hooks.run(shutdown.cause, shutdown.deadline, reporter.hook))
-      shutdown.finish(reporter.summary({
-        cause: shutdown.cause,
-        crashed: shutdown.crashed,
-        closeFailed: shutdown.closeFailed,
-        drain: result,
-        refusedLater: gate.refused,
-        hooks: [...await preDrainOnce(shutdown), ...outcomes],
-        work: shutdown.worked,
-        durationMs: { total: performance.now() - shutdown.startedAt, ...shutdown.ms, drain: result.durationMs }
-      }))
+      // On a signal the summary waits for fastify.close() to be over (the other plugins' onClose hooks): not here.
+      if (!shutdown.bySignal) await summarize(shutdown)
     }
   }
 }

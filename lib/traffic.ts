@@ -1,5 +1,4 @@
-import { performance } from 'node:perf_hooks'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { realClock, type Clock } from './clock.ts'
 
 /** The shortest quiet that counts as "the balancers stopped sending", whatever the pace of the traffic. */
 export const QUIET_MIN_MS = 500
@@ -10,6 +9,11 @@ export const QUIET_MIN_MS = 500
 export const QUIET_MIN_UNSEEN_MS = 1000
 /** The quiet must last this many of the traffic's mean gaps: in light traffic a short pause proves nothing. */
 export const QUIET_GAPS = 3
+/**
+ * The traffic's pace is counted once per window of this length while requests come (lib/inflight.ts's timer): no
+ * clock read per request. It also tells the drain whether requests were arriving just before it (LINGER_MS).
+ */
+export const SAMPLE_WINDOW_MS = 250
 /** How far back the pace before the signal is read. */
 const PACE_WINDOW_MS = 60_000
 /** A checker that missed twice its interval and this much more has stopped checking (a balancer gone, say). */
@@ -60,7 +64,7 @@ function isKubelet (userAgent: string | undefined): boolean {
   return userAgent?.startsWith('kube-probe/') === true
 }
 
-/** How many requests other than health probes had come, at a moment (performance.now()). */
+/** How many requests other than health probes had come, at a moment (the clock's). */
 interface Count { at: number, requests: number }
 
 /** The mean gap between requests over the counts given (oldest first); 0 when fewer than two tell. */
@@ -76,7 +80,7 @@ function meanGap (counts: readonly Count[]): number {
  * before the signal (how often each comes, whether it has been answered 503 since), the pace of the requests before the
  * signal and the requests that keep arriving after it. Health probes are not traffic.
  */
-export function createTraffic (kubernetes: boolean): Traffic {
+export function createTraffic (kubernetes: boolean, clock: Clock = realClock): Traffic {
   const checkers = new Map<string, Checker>()
   let probes = 0
   // The traffic before the signal, counted at the end of each window in which it grew: its pace, and when it last came.
@@ -97,7 +101,7 @@ export function createTraffic (kubernetes: boolean): Traffic {
   function count (admitted: number): void {
     const requests = admitted - probes
     if (requests === (counts.at(-1)?.requests ?? 0)) return
-    if (counts.push({ at: performance.now(), requests }) > COUNTS_KEPT) counts.shift()
+    if (counts.push({ at: clock.now(), requests }) > COUNTS_KEPT) counts.shift()
   }
 
   /** Every checker that was polling has been answered 503, or has missed its turn twice over. */
@@ -110,7 +114,7 @@ export function createTraffic (kubernetes: boolean): Traffic {
       probes++
       if (route === 'liveness') return
       const key = `${ip} ${userAgent ?? ''}`
-      const now = performance.now()
+      const now = clock.now()
       const checker = checkers.get(key)
       if (checker === undefined) {
         if (checkers.size >= CHECKERS_KEPT) checkers.delete(checkers.keys().next().value!)
@@ -127,14 +131,14 @@ export function createTraffic (kubernetes: boolean): Traffic {
     },
     windowEnded: count,
     arrived () {
-      const now = performance.now()
+      const now = clock.now()
       lastArrival = now
       if (after.count++ === 0) after.first = now
       after.last = now
     },
     begin (admitted) {
       if (startedAt !== -1) return
-      const now = startedAt = performance.now()
+      const now = startedAt = clock.now()
       for (const checker of checkers.values()) {
         // Twice seen makes a checker: one probe may be a person with curl.
         const polling = checker.visits >= 2 && now - checker.last <= 2 * checker.interval + CHECKER_SLACK_MS
@@ -152,7 +156,7 @@ export function createTraffic (kubernetes: boolean): Traffic {
     },
     async handOver (min, max, cutShort) {
       for (;;) {
-        const now = performance.now()
+        const now = clock.now()
         const elapsed = now - startedAt
         if (cutShort.aborted) return 'cut short'
         if (elapsed >= max) return 'bound'
@@ -161,7 +165,7 @@ export function createTraffic (kubernetes: boolean): Traffic {
           if (told(now) && now - lastArrival >= quietFor(max)) return 'quiet'
         }
         const next = elapsed < min ? min - elapsed : LOOK_EVERY_MS
-        await sleep(Math.min(next, max - elapsed), undefined, { signal: cutShort }).catch(() => {})
+        await clock.sleep(Math.min(next, max - elapsed), cutShort)
       }
     }
   }

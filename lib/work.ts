@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { performance } from 'node:perf_hooks'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { FST_GRACEFUL_INVALID_WORK, show } from './errors.ts'
+import { realClock, type Clock } from './clock.ts'
+import { withTimeout } from './timeout.ts'
 
 /**
  * Work that outlived its response (request.waitUntil) or that no request started (app.waitUntil), during a
@@ -19,10 +19,12 @@ export interface WorkResult {
 export interface Work {
   /** request.waitUntil and app.waitUntil: keep the shutdown waiting for `promise`, until the drain deadline. */
   add (promise: unknown, origin: 'request' | 'app', log: FastifyBaseLogger): void
+  /** A consumer's pause (lib/consumers.ts): waited for like work, until the drain deadline; `what` names it in logs. */
+  follow (done: Promise<unknown>, what: string, log: FastifyBaseLogger): void
   /** From now on, settled work is counted for the summary (called when admission closes). */
   count (): void
   /**
-   * Waits for the work still running, until `by` (a performance.now() time). After the last call, or once the deadline
+   * Waits for the work still running, until `by` (a time on the clock). After the last call, or once the deadline
    * cut some work, later work is no longer waited for; app.drain() alone is not the last: close() waits again.
    */
   waitFor (by: number, phase: (event: 'start' | 'end') => void, last: boolean): Promise<WorkResult>
@@ -37,12 +39,26 @@ function thenable (value: unknown): boolean {
   }
 }
 
-export function createWork (): Work {
+export function createWork (clock: Clock = realClock): Work {
   const running = new Set<Promise<void>>()
   const result: WorkResult = { finished: 0, failed: 0, cut: 0 }
   let counting = false
   /** Why the shutdown no longer waits for work: its deadline cut some, or its last wait is over. */
   let closedBy: 'deadline' | 'end' | null = null
+  /** While the shutdown waits for work, since when (on the clock); null otherwise. */
+  let waitingSince: number | null = null
+  let warnedArriving = false
+
+  function follow (promise: unknown, what: string, log: FastifyBaseLogger): void {
+    // Caught at once, so a rejection is logged and counted, never an unhandled rejection that ends the process.
+    const tracked: Promise<void> = Promise.resolve(promise).then(() => {
+      if (counting && closedBy === null) result.finished++
+    }, (err: unknown) => {
+      if (counting && closedBy === null) result.failed++
+      log.error({ graceful: { event: 'work', outcome: 'failed' }, err }, `${what} failed`)
+    }).finally(() => running.delete(tracked))
+    if (closedBy === null) running.add(tracked)
+  }
 
   return {
     add (promise, origin, log) {
@@ -53,17 +69,18 @@ export function createWork (): Work {
           : 'after the shutdown stopped waiting for work'
         log.warn({ graceful: { event: 'work', outcome: 'late' } },
           `${origin}.waitUntil() ${when}: the shutdown does not wait for this work`)
+      } else if (origin === 'app' && waitingSince !== null && !warnedArriving) {
+        // Work no request started, still arriving once admission closed: something still takes jobs.
+        warnedArriving = true
+        const ms = Math.round(clock.now() - waitingSince)
+        log.warn({ graceful: { event: 'work', outcome: 'arriving' } },
+          `app.waitUntil() ${ms} ms into the wait for work: new work is still being taken after admission closed. ` +
+            'If a queue consumer took it, stop the consumer at the signal with app.addConsumer(): the shutdown waits ' +
+            'for this work only until the drain deadline')
       }
-      // Caught at once, so a rejection is logged and counted, never an unhandled rejection that ends the process.
-      const tracked: Promise<void> = Promise.resolve(promise).then(() => {
-        if (counting && closedBy === null) result.finished++
-      }, (err: unknown) => {
-        if (counting && closedBy === null) result.failed++
-        log.error({ graceful: { event: 'work', outcome: 'failed' }, err },
-          `work passed to ${origin}.waitUntil() failed`)
-      }).finally(() => running.delete(tracked))
-      if (closedBy === null) running.add(tracked)
+      follow(promise, `work passed to ${origin}.waitUntil()`, log)
     },
+    follow,
     count () {
       counting = true
     },
@@ -71,13 +88,12 @@ export function createWork (): Work {
       if (closedBy !== null) return { ...result }
       const busy = running.size > 0
       if (busy) phase('start')
-      const ac = new AbortController()
-      const expired = sleep(Math.max(0, by - performance.now()), true, { signal: ac.signal }).catch(() => true)
+      waitingSince = clock.now()
       // Work may add more work while it runs: wait until nothing is left, or the deadline.
       while (running.size > 0) {
-        if (await Promise.race([Promise.allSettled(running).then(() => false), expired])) break
+        if (!(await withTimeout(Promise.allSettled(running), by - clock.now(), clock)).done) break
       }
-      ac.abort()
+      waitingSince = null
       if (running.size > 0) closedBy = 'deadline'
       else if (last) closedBy = 'end'
       result.cut = running.size

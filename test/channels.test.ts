@@ -3,6 +3,7 @@ import dc from 'node:diagnostics_channel'
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { build } from './helpers/app.ts'
+import { CHANNELS } from '../lib/channels.ts'
 
 t.test('start, phases, each hook traced, and the end with the summary', async t => {
   const events: string[] = []
@@ -37,8 +38,9 @@ t.test('start, phases, each hook traced, and the end with the summary', async t 
   await app.close()
   await slow
 
-  t.same(events, ['start', 'drain:start', 'drain:end', 'close:start', 'close:end', 'hooks:start',
-    'hook stuck:start', 'hook stuck:asyncEnd', 'hook db:start', 'hook db:asyncEnd', 'hooks:end', 'end'])
+  // The hooks come before Fastify's own close step (and every other plugin's onClose hook).
+  t.same(events, ['start', 'drain:start', 'drain:end', 'hooks:start', 'hook stuck:start', 'hook stuck:asyncEnd',
+    'hook db:start', 'hook db:asyncEnd', 'hooks:end', 'close:start', 'close:end', 'end'])
   t.match(payloads.start, { fastify: app, cause: 'close', inflight: 1, timeout: 30_000, delay: 0, error: undefined })
   t.match(hookTraces[0], { fastify: app, name: 'stuck', limitMs: 50, outcome: 'timeout', error: { code: 'FST_GRACEFUL_HOOK_TIMEOUT' } })
   t.match(hookTraces[1], { name: 'db', outcome: 'ok', durationMs: Number })
@@ -63,4 +65,21 @@ t.test('in a real process: a crash\'s start carries the error; the delay window 
   const delayEnd = delayed.lines.find(line => line.phase === 'delay' && line.event === 'end')!
   t.ok(delayEnd.elapsedMs >= 190, `the delay phase ended ${delayEnd.elapsedMs} ms after the start`)
   t.ok(delayed.lines.find(line => line.channel === 'end')!.delay >= 190)
+})
+
+t.test('two instances: a subscriber\'s error is logged by the instance whose event it was given', async t => {
+  const first = await build()
+  const second = await build()
+  const throwing = (message: unknown): void => {
+    throw new Error(`subscriber threw for ${(message as { fastify: unknown }).fastify === first.app ? 'first' : 'second'}`)
+  }
+  dc.subscribe(CHANNELS.start, throwing)
+  t.teardown(() => dc.unsubscribe(CHANNELS.start, throwing))
+  const draining = [first.app.drain(), second.app.drain()]
+  await Promise.all(draining)
+  await Promise.all([first.app.close(), second.app.close()])
+  const errors = (logs: Array<Record<string, any>>): string[] => logs
+    .filter(line => line.graceful?.event === 'subscriber-error').map(line => line.err.message)
+  t.same(errors(first.logs), ['subscriber threw for first'])
+  t.same(errors(second.logs), ['subscriber threw for second'])
 })

@@ -1,4 +1,4 @@
-// The keep-alive trap (DESIGN.md): a request in flight on a keep-alive socket when close() begins.
+// The keep-alive trap (README, "What it fixes"): a request in flight on a keep-alive socket when close() begins.
 // Bare Fastify answers it with Connection: keep-alive and then waits keepAliveTimeout for the idle socket.
 import Fastify from 'fastify'
 import http from 'node:http'

@@ -1,4 +1,4 @@
-// A request is done when Fastify is done with it: its async onResponse hooks finish before the exit (issue 20, item 3).
+// A request is done when Fastify is done with it: its async onResponse hooks finish before the exit.
 import t from 'tap'
 import { start } from './helpers/child.ts'
 import { request } from './helpers/http.ts'

@@ -156,4 +156,16 @@ t.test('when another plugin\'s onClose hook fails, the shutdown still completes 
   t.equal(code, 1)
   t.match(child.lines.find(line => line.msg === 'fastify.close() failed during the graceful shutdown'), { err: { message: 'an onClose hook of another plugin failed' } })
   t.same(hookLines(child.lines), ['main:db start', 'main:db end'])
+  t.match(summaryOf(child), { exitCode: 1, hooks: { ok: 1 } }, 'the summary, logged once fastify.close() is over, says so')
+})
+
+t.test('another plugin\'s onClose hook that never settles: the summary and exit 1 at the deadline, not the watchdog', async t => {
+  const child = await start('app.ts', { failingOnClose: 'hang', options: { timeout: 1500 }, hooks: [{ name: 'db', behaviour: 'ok' }] }, t)
+  child.process.kill('SIGTERM')
+  const { code } = await child.exited()
+  t.equal(code, 1)
+  t.same(hookLines(child.lines), ['main:db start', 'main:db end'], 'the shutdown hooks ran before it')
+  t.match(child.lines.find(line => line.graceful?.event === 'close'), { level: 50, msg: /fastify\.close\(\) was still running at the deadline/ })
+  t.match(summaryOf(child), { exitCode: 1, hooks: { ok: 1, failed: 0 } })
+  t.notMatch(child.stderr(), /still running at its deadline/, 'the watchdog did not have to step in')
 })

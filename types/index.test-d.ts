@@ -1,6 +1,6 @@
 import fastify from 'fastify'
 import { expectAssignable, expectError, expectType } from 'tsd'
-import graceful, { fastifyGraceful, type DrainResult, type FastifyGracefulOptions, type ShutdownHookContext, type ShutdownHookPhase, type ShutdownSummary, type WorkResult } from 'fastify-graceful'
+import graceful, { fastifyGraceful, type DrainResult, type FastifyGracefulOptions, type ShutdownConsumer, type ShutdownHookContext, type ShutdownHookPhase, type ShutdownSummary, type WorkResult } from 'fastify-graceful'
 
 const app = fastify()
 
@@ -58,3 +58,12 @@ app.register(async child => {
   child.addShutdownHook('from a child plugin', async () => {})
   expectType<boolean>(child.isShuttingDown)
 })
+
+// Queue consumers: paused at the signal, cancelled at the drain deadline, closed with the hooks.
+app.addConsumer('orders worker', { pause: async () => {}, cancel: () => {}, close: async () => {} })
+app.addConsumer('poller', { pause: () => {} }, undefined)
+app.addConsumer('orders worker', { pause: async () => {}, close: async () => {} }, { timeout: 5000 })
+expectAssignable<ShutdownConsumer>({ pause: async () => true, close: () => 42 })
+expectError(app.addConsumer({ pause: async () => {} }))
+expectError(app.addConsumer('orders', { close: async () => {} }))
+expectError(app.addConsumer('orders', { pause: async () => {} }, { timeout: '5s' }))

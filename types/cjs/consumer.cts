@@ -17,6 +17,8 @@ app.addShutdownHook('db pool', async ({ signal, cause }: graceful.ShutdownHookCo
   const why: graceful.ShutdownCause = cause
   return [aborted, why]
 })
+const worker: graceful.ShutdownConsumer = { pause: async () => {}, close: async () => {} }
+app.addConsumer('orders worker', worker, { timeout: 5000 } satisfies graceful.ShutdownConsumerOptions)
 const shuttingDown: boolean = app.isShuttingDown
 const stop: AbortSignal = app.shutdownSignal
 app.drain().then((result: graceful.DrainResult) => result.completed + result.cut)
