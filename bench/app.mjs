@@ -193,7 +193,7 @@ async function wire (app, variant, deadline, dist) {
       return
     }
     case 'ours': {
-      const { default: graceful } = await import('../dist/index.js')
+      const { default: graceful } = await import(new URL(`${dist}/index.js`, import.meta.url))
       // delay 0 explicitly: its default becomes 5 s under Kubernetes, which would skew every case.
       await app.register(graceful, { timeout: deadline, delay: 0 })
       return

@@ -21,13 +21,18 @@ export interface Connections {
    * stay.
    */
   stopListening (): void
-  /** Drain start: every HTTP/2 session gets GOAWAY; its streams in flight finish, new ones go elsewhere. */
+  /**
+   * Drain start: every HTTP/2 session gets GOAWAY; its streams in flight finish, new ones go elsewhere; its socket goes
+   * once Node has ended it.
+   */
   goAway (): void
   /**
    * HTTP/1 connections between two requests go (not one whose next request is being read), and those that never sent
    * a byte (a browser's preconnect, TLS before its handshake, HTTP/2 before its preface).
    */
   closeIdle (): void
+  /** No request in flight on any connection, no HTTP/2 session: closing takes no waiting. */
+  quiet (): boolean
   /** The last resort once the close phase has used its time: every remaining connection goes. */
   closeAll (): void
   /** close() has begun: the process no longer needs holding up for it. */
@@ -35,6 +40,11 @@ export interface Connections {
 }
 
 type Server = FastifyInstance['server']
+
+/** Our side of the connection has ended (the FIN is out): nothing more will be sent or read on it. */
+function destroyOnceEnded (this: Socket): void {
+  this.destroy()
+}
 
 /**
  * Every connection is watched here, one entry per connection and nothing per request: the HTTP/1 sockets (where a
@@ -129,6 +139,12 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
     },
     goAway () {
       for (const session of sessions) session.close()
+      // Its streams over, Node ends a closed session's socket and waits for the peer's FIN, which a proxy may never
+      // send (HAProxy over TLS); session.destroy() no longer reaches that socket, and server.close() waits for it.
+      for (const socket of sessionSockets) {
+        if (socket.writableFinished) socket.destroy()
+        else socket.once('finish', destroyOnceEnded)
+      }
     },
     closeIdle () {
       for (const server of servers) {
@@ -143,9 +159,15 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
       for (const socket of http1Sockets) if (busyWith(socket) === undefined && socket.bytesRead === 0) socket.destroy()
       for (const socket of handshaking) socket.destroy()
     },
+    quiet () {
+      if (sessions.size > 0) return false
+      for (const socket of http1Sockets) if (busyWith(socket)) return false
+      return true
+    },
     closeAll () {
       for (const server of servers) if ('closeAllConnections' in server) server.closeAllConnections()
       for (const session of sessions) session.destroy()
+      for (const socket of sessionSockets) socket.destroy()
       for (const socket of http1Sockets) socket.destroy()
     }
   }

@@ -46,6 +46,8 @@ export interface Consumers {
   cancel (): Promise<Cancelled[]>
   /** Settles once no consumer holds work any more (each pause() settled). */
   idle (): Promise<void>
+  /** How many consumers are registered (the watchdog starts at once when any is: their pause() is user code). */
+  readonly size: number
 }
 
 /** The consumer's name, once the name and the consumer are checked. */
@@ -104,6 +106,9 @@ export function createConsumers (hooks: Pick<Hooks, 'add'>): Consumers {
         consumer.paused = done
         return { name: consumer.name, done }
       })
+    },
+    get size () {
+      return consumers.length
     },
     cancel () {
       return Promise.all(consumers.filter(consumer => consumer.busy && !consumer.cancelled).map(consumer => {

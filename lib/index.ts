@@ -122,7 +122,8 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
       shutdown: (cause, error) => ready ? sequence.shutdown(cause, error) : sequence.duringStartup(cause, error),
       flush: () => reporter.flush(Math.max(0, Math.min(sequence.remaining(), 1000))),
       interrupted: reporter.interrupted,
-      uncaught: reporter.uncaught
+      uncaught: reporter.uncaught,
+      quiet: () => !hooks.has('preDrain') && !hooks.has('postDrain') && consumers.size === 0 && connections.quiet()
     })
     fastify.addHook('onReady', async () => {
       ready = true

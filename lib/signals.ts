@@ -4,6 +4,7 @@ import { createRequire } from 'node:module'
 import { fromSubscriber } from './channels.ts'
 import type { ShutdownCause } from './hooks.ts'
 import type { ShutdownSignal } from './options.ts'
+import { performance } from 'node:perf_hooks'
 import { startWatchdog } from './watchdog.ts'
 import { inWorkerThread, keepWorkerAfterPrimary } from './private.ts'
 
@@ -20,7 +21,12 @@ export interface Participant {
   interrupted (what: string): void
   /** Told of an uncaught error once the shutdown is under way. */
   uncaught (error: unknown): void
+  /** Nothing of the user's to run or wait for (no hook, no request in flight): the shutdown ends in a few ms. */
+  quiet (): boolean
 }
+
+/** A quiet shutdown still running this long after its start gets the watchdog thread after all. */
+export const WATCHDOG_LATE_MS = 20
 
 /**
  * The process has one set of signal listeners however many instances register the plugin:
@@ -145,17 +151,22 @@ function shutdownOnce (cause: ShutdownCause, error?: unknown): Promise<void> {
 
 async function run (cause: ShutdownCause, error?: unknown): Promise<void> {
   running = true
+  const began = performance.now()
   const all = involved = [...participants]
   const limit = Math.max(...all.map(participant => participant.timeout))
   const exit = all.every(participant => participant.exit)
   // The last word on the deadline, whatever hangs: participants bound their own work well before this.
   const hardStop = exit ? setTimeout(() => process.exit(1), limit) : undefined
-  // A blocked main thread never runs that timer: a thread of its own keeps the deadline once it runs (lib/watchdog.ts).
-  const watchdog = exit ? startWatchdog(limit, () => clearTimeout(hardStop)) : undefined
+  // A blocked main thread never runs that timer: a thread of its own keeps the deadline once it runs (lib/watchdog.ts),
+  // started before any hook or handler can block; a quiet shutdown is over before a thread could boot (bench/README).
+  const arm = (): void => { startWatchdog(limit, () => clearTimeout(hardStop), undefined, began) }
+  const late = exit && all.every(participant => participant.quiet()) ? setTimeout(arm, WATCHDOG_LATE_MS) : undefined
+  if (exit && late === undefined) arm()
   const codes = await Promise.all(all.map(participant => participant.shutdown(cause, error)))
   await Promise.all(all.map(participant => participant.flush()))
   clearTimeout(hardStop)
-  watchdog?.stop()
+  clearTimeout(late)
+  // The watchdog stays to the end: exit handlers can hang too (pino's last flushSync() to a full pipe).
   // close-with-grace exits 0 when this resolves and 1 when it rejects; with exit: false it must do neither.
   if (!exit) return new Promise(() => {})
   if (Math.max(...codes) > 0 || errorsDuring > 0 || crash !== null) {

@@ -41,15 +41,6 @@ setTimeout(() => {
 }, Math.max(0, at - (performance.timeOrigin + performance.now())))
 `
 
-export interface Watchdog {
-  /** The shutdown ended in time: the thread goes, nothing is left behind. */
-  stop (): void
-}
-
-/**
- * Ends the process `timeout` ms from now even if the main thread is blocked, from a thread started for this shutdown
- * only. `online` is told once the thread runs: from then on the watchdog alone keeps the deadline.
- */
 /**
  * node:worker_threads, loaded when a shutdown starts: loaded at startup, it changes how V8 sizes the young generation
  * of a process that serves requests, for about 8 % more CPU per request (bench/README.md, lockstep).
@@ -58,8 +49,15 @@ export function loadWorkerThreads (): typeof import('node:worker_threads') {
   return createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads')
 }
 
-export function startWatchdog (timeout: number, online: () => void, load = loadWorkerThreads): Watchdog {
-  const at = performance.timeOrigin + performance.now() + timeout
+/**
+ * Ends the process `timeout` ms after `began` (a performance.now() time) even if the main thread is blocked, from a
+ * thread started for this shutdown only. `online` is told once the thread runs: from then on it alone keeps the
+ * deadline.
+ */
+export function startWatchdog (
+  timeout: number, online: () => void, load = loadWorkerThreads, began = performance.now()
+): void {
+  const at = performance.timeOrigin + began + timeout
   // Set by the main thread as its exit begins, so the watchdog leaves the exit handlers their time.
   const exiting = new Int32Array(new SharedArrayBuffer(4))
   const workerData = { at, timeout, exiting, killAfter: KILL_AFTER_MS, exitingMs: EXITING_MS }
@@ -70,16 +68,10 @@ export function startWatchdog (timeout: number, online: () => void, load = loadW
     worker = new threads.Worker(SCRIPT, { eval: true, workerData, execArgv: [], env: threads.SHARE_ENV })
   } catch {
     // Node's permission model without --allow-worker: the main thread's own timer is all there is.
-    return { stop () {} }
+    return
   }
   worker.unref()
   worker.once('online', online)
-  const markExiting = (): void => { Atomics.store(exiting, 0, 1) }
-  process.prependListener('exit', markExiting)
-  return {
-    stop () {
-      process.removeListener('exit', markExiting)
-      worker.terminate()
-    }
-  }
+  // Kept to the exit, which ends the thread (an unref'd thread holds nothing): the exit handlers are watched too.
+  process.prependListener('exit', () => { Atomics.store(exiting, 0, 1) })
 }

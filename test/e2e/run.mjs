@@ -1,7 +1,9 @@
 // Standalone runner for the e2e scenarios: prints the side-by-side table (or JSON with --json).
-//   node test/e2e/run.mjs haproxy|haproxy-noretry|nginx|k8s|k8s-late [--only plugin|plain] [--restarts N]
+//   node test/e2e/run.mjs haproxy|haproxy-noretry|nginx|k8s|k8s-late|haproxy-h2c|haproxy-tls|haproxy-h2|nginx-tls
+//                         [--only plugin|plain] [--restarts N]
 //                         [--connections N] [--fresh N] [--delay MS] [--json] [--keep]
 //     haproxy: HTTP mode, active checks, retries; haproxy-noretry: the same with `retries 0`; nginx: passive only;
+//     haproxy-h2c, haproxy-tls, haproxy-h2, nginx-tls: the same, the instances serving h2c, HTTPS, HTTP/2 over TLS.
 //     k8s: HAProxy in TCP mode, no retries, the server put into maintenance 1 s (k8s-late: 8 s, or --maint-after ms)
 //     after SIGTERM, the apps see KUBERNETES_SERVICE_HOST, 8 clients open a connection per request (--fresh N).
 //     The plugin runs as the README's quick start plus `health: true`; --delay MS runs examples/app.mjs
@@ -57,7 +59,14 @@ const VARIANTS = {
   'haproxy-noretry': { balancer: 'haproxy', retries: false },
   nginx: { balancer: 'nginx' },
   k8s: { balancer: 'k8s', fresh: 8 },
-  'k8s-late': { balancer: 'k8s', fresh: 8, maintAfterMs: 8000 }
+  'k8s-late': { balancer: 'k8s', fresh: 8, maintAfterMs: 8000 },
+  // The same HAProxy, speaking h2c, HTTP/1.1 over TLS or HTTP/2 over TLS to the instances (and checking them so);
+  // nginx over HTTPS.
+  // Plain Fastify never closes an HTTP/2 session: each of its restarts waits for the SIGKILL (15 s), so fewer of them.
+  'haproxy-h2c': { balancer: 'haproxy', proto: 'h2c', plainRestarts: 4 },
+  'haproxy-tls': { balancer: 'haproxy', proto: 'https' },
+  'haproxy-h2': { balancer: 'haproxy', proto: 'h2', plainRestarts: 4 },
+  'nginx-tls': { balancer: 'nginx', proto: 'https' }
 }
 
 if (which in VARIANTS) {
@@ -73,7 +82,9 @@ if (which in VARIANTS) {
     results.push(await runRollingRestart({
       name,
       app: values.app ?? (tuned ? APPS.tuned : APPS[name]),
-      restarts: Number(values.restarts),
+      restarts: name === 'plain' && variant.plainRestarts !== undefined && values.restarts === '10'
+        ? variant.plainRestarts
+        : Number(values.restarts),
       connections: Number(values.connections),
       maintAfterMs: Number(values['maint-after'] ?? 1000),
       fresh: Number(values.fresh ?? 0),

@@ -28,7 +28,18 @@ export function haproxyVersion () {
  * - `option dontlog-normal`: only abnormal sessions (errors, retries, redispatches) are logged
  *   (E2E_HAPROXY_LOG_ALL=1 logs every request, to follow one by its x-request-id).
  */
-export function haproxyConfig ({ port, servers, socket, retries = true }) {
+/**
+ * How HAProxy speaks to the instances, and checks them over the same protocol: HTTP/1.1 (http), HTTP/1.1 over TLS
+ * (https), HTTP/2 in clear (h2c: `proto h2`), HTTP/2 over TLS (h2: ALPN h2). No certificate check (self-signed).
+ */
+export const SERVER_PROTO = {
+  http: '',
+  https: ' ssl verify none check-ssl',
+  h2c: ' proto h2 check-proto h2',
+  h2: ' ssl verify none alpn h2 check-ssl check-alpn h2'
+}
+
+export function haproxyConfig ({ port, servers, socket, retries = true, proto = 'http' }) {
   return `global
   log stdout format raw local0 info
   stats socket ${socket} mode 600 level admin
@@ -59,7 +70,7 @@ backend app
   http-check send meth GET uri /health/ready ver HTTP/1.1 hdr Host localhost
   http-check expect status 200
   default-server check inter ${CHECK.inter} fastinter ${CHECK.inter} downinter ${CHECK.inter} fall ${CHECK.fall} rise ${CHECK.rise}
-${servers.map(({ name, port }) => `  server ${name} 127.0.0.1:${port}`).join('\n')}
+${servers.map(({ name, port }) => `  server ${name} 127.0.0.1:${port}${SERVER_PROTO[proto]}`).join('\n')}
 `
 }
 
@@ -95,10 +106,10 @@ ${servers.map(({ name, port }) => `  server ${name} 127.0.0.1:${port}`).join('\n
 `
 }
 
-export async function startHaproxy ({ dir, port, servers, tcp = false, retries = true }) {
+export async function startHaproxy ({ dir, port, servers, tcp = false, retries = true, proto = 'http' }) {
   const socket = join(dir, 'haproxy.sock')
   const cfg = join(dir, 'haproxy.cfg')
-  writeFileSync(cfg, (tcp ? haproxyTcpConfig : haproxyConfig)({ port, servers, socket, retries }))
+  writeFileSync(cfg, (tcp ? haproxyTcpConfig : haproxyConfig)({ port, servers, socket, retries, proto }))
   const log = []
   const proc = start('haproxy', ['-db', '-f', cfg])
   proc.child.stdout.on('data', (chunk) => log.push(...chunk.toString().split('\n').filter(Boolean)))

@@ -23,9 +23,10 @@ export function nginxVersion () {
  * - `proxy_next_upstream error timeout` (the default): a refused or reset connection is retried on
  *   the other server, a 503 is passed to the client; POST is not retried once sent
  *   (`non_idempotent` is off by default);
- * - upstream keepalive: pooled HTTP/1.1 connections to the instances, as recommended for Node backends.
+ * - upstream keepalive: pooled HTTP/1.1 connections to the instances, as recommended for Node backends;
+ * - `tls`: HTTPS to the instances (`proxy_pass https://`), TLS sessions reused, no certificate check (self-signed).
  */
-export function nginxConfig ({ dir, port, servers }) {
+export function nginxConfig ({ dir, port, servers, tls = false }) {
   return `daemon off;
 master_process off;
 pid ${join(dir, 'nginx.pid')};
@@ -53,7 +54,7 @@ ${servers.map(({ port }) => `    server 127.0.0.1:${port} max_fails=1 fail_timeo
   server {
     listen 127.0.0.1:${port};
     location / {
-      proxy_pass http://app;
+      proxy_pass ${tls ? 'https' : 'http'}://app;${tls ? '\n      proxy_ssl_verify off;\n      proxy_ssl_session_reuse on;' : ''}
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_connect_timeout 1s;
@@ -65,10 +66,10 @@ ${servers.map(({ port }) => `    server 127.0.0.1:${port} max_fails=1 fail_timeo
 `
 }
 
-export async function startNginx ({ dir, port, servers }) {
+export async function startNginx ({ dir, port, servers, tls = false }) {
   mkdirSync(join(dir, 'nginx-tmp'), { recursive: true })
   const cfg = join(dir, 'nginx.conf')
-  writeFileSync(cfg, nginxConfig({ dir, port, servers }))
+  writeFileSync(cfg, nginxConfig({ dir, port, servers, tls }))
   const log = []
   // -p and -e: the prefix and the start-up error log are ours, before the configuration is read.
   const proc = start('nginx', ['-p', dir, '-e', join(dir, 'nginx-error.log'), '-c', cfg])

@@ -4,6 +4,8 @@
 // Balancers: HAProxy in HTTP mode with active checks, nginx (passive only), and a Kubernetes-like L4
 // case (HAProxy in TCP mode, no retries, the server put into maintenance `maintAfterMs` after SIGTERM).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import http2 from 'node:http2'
+import https from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -11,6 +13,7 @@ import { freePort, start, waitExit, killAll, until, isRunning } from './procs.mj
 import { CHECK, startHaproxy } from './haproxy.mjs'
 import { startNginx } from './nginx.mjs'
 import { startLoad } from './load.mjs'
+import { generate } from 'selfsigned'
 
 /**
  * @param {object} opts
@@ -26,11 +29,13 @@ import { startLoad } from './load.mjs'
  * @param {number} [opts.connections]  keep-alive clients
  * @param {number} [opts.fresh]  clients that open a connection per request
  * @param {boolean} [opts.retries]  haproxy: retry a refused connect on the other server (false: `retries 0`)
+ * @param {'http'|'https'|'h2c'|'h2'} [opts.proto]  what the instances serve, and the balancer speaks to them
  */
 export async function runRollingRestart (opts) {
   const { name, app, env = {}, restarts = 10, exitTimeoutMs = 15_000, settleMs = 500, keep = false } = opts
-  const { balancer = 'haproxy', maintAfterMs = 1000, connections = 16, fresh = 0, retries = true } = opts
+  const { balancer = 'haproxy', maintAfterMs = 1000, connections = 16, fresh = 0, retries = true, proto = 'http' } = opts
   const dir = mkdtempSync(join(tmpdir(), `fg-e2e-${name}-`))
+  const tls = proto === 'https' || proto === 'h2' ? await certificate(dir) : {}
   const t0 = Date.now()
   const events = []
   const note = (what) => events.push({ at: Date.now() - t0, what })
@@ -46,7 +51,7 @@ export async function runRollingRestart (opts) {
 
   const launch = (inst) => {
     const proc = start(process.execPath, [app], {
-      env: { LOG_LEVEL: 'warn', ...env, PORT: String(inst.port), HOST: '127.0.0.1' },
+      env: { LOG_LEVEL: 'warn', ...env, ...tls, PROTO: proto, PORT: String(inst.port), HOST: '127.0.0.1' },
       log: join(dir, `${inst.name}-${generation++}.log`)
     })
     procs.push(proc)
@@ -60,15 +65,7 @@ export async function runRollingRestart (opts) {
     const { status, check } = (await haproxy.stats())[inst.name]
     return status === 'UP' && check === 'L7OK'
   }
-  const ready = async (inst) => {
-    try {
-      const res = await fetch(`http://127.0.0.1:${inst.port}/health/ready`)
-      await res.arrayBuffer()
-      return res.status === 200
-    } catch {
-      return false
-    }
-  }
+  const ready = (inst) => readiness(inst.port, proto)
   // A new instance counts as back once it answers its readiness route and the balancer sends it
   // traffic: HAProxy checked it UP; the L4 case puts it back in rotation (endpoint added when ready);
   // nginx has no checks, it tries the server again once its fail_timeout is over: the restart goes on
@@ -93,8 +90,8 @@ export async function runRollingRestart (opts) {
     for (const inst of instances) launch(inst)
     // nginx has no checks: it starts once both instances answer, or its first request marks them failed.
     if (balancer === 'nginx') for (const inst of instances) await back(inst)
-    if (balancer === 'nginx') nginx = await startNginx({ dir, port: await freePort(), servers: instances })
-    else haproxy = await startHaproxy({ dir, port: await freePort(), servers: instances, tcp: balancer === 'k8s', retries })
+    if (balancer === 'nginx') nginx = await startNginx({ dir, port: await freePort(), servers: instances, tls: proto === 'https' })
+    else haproxy = await startHaproxy({ dir, port: await freePort(), servers: instances, tcp: balancer === 'k8s', retries, proto })
     procs.push(front().proc)
     for (const inst of instances) await back(inst)
     note('both UP, load starts')
@@ -155,4 +152,49 @@ export async function runRollingRestart (opts) {
     await killAll(procs)
     if (!keep) rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/** A self-signed certificate for the instances, in files under `dir`: the environment that points the apps at it. */
+async function certificate (dir) {
+  const pems = await generate([{ name: 'commonName', value: '127.0.0.1' }], {
+    keyType: 'ec',
+    algorithm: 'sha256',
+    notAfterDate: new Date(Date.now() + 86_400_000),
+    extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }]
+  })
+  writeFileSync(join(dir, 'key.pem'), pems.private)
+  writeFileSync(join(dir, 'cert.pem'), pems.cert)
+  return { TLS_KEY: join(dir, 'key.pem'), TLS_CERT: join(dir, 'cert.pem') }
+}
+
+/**
+ * Whether the instance on `port` is up, asked over the protocol it serves. HTTP/1.1: its readiness route, as the first
+ * scenarios were measured; the others ask liveness, where the runner's own polls cannot count as a health checker's
+ * (README, "When the port closes") and hold the port open behind nginx, which never stops sending.
+ */
+function readiness (port, proto) {
+  return new Promise((resolve) => {
+    if (proto === 'h2c') {
+      const session = http2.connect(`http://127.0.0.1:${port}`)
+      session.on('error', () => resolve(false))
+      const req = session.request({ ':path': '/health/live' })
+      req.on('response', (headers) => { resolve(headers[':status'] === 200); session.close() })
+      req.on('error', () => resolve(false))
+      req.resume()
+      req.end()
+      return
+    }
+    if (proto === 'http') {
+      fetch(`http://127.0.0.1:${port}/health/ready`).then(async (res) => {
+        await res.arrayBuffer()
+        resolve(res.status === 200)
+      }, () => resolve(false))
+      return
+    }
+    const req = https.get({ host: '127.0.0.1', port, path: '/health/live', rejectUnauthorized: false, agent: false }, (res) => {
+      res.resume()
+      resolve(res.statusCode === 200)
+    })
+    req.on('error', () => resolve(false))
+  })
 }
