@@ -51,6 +51,15 @@ let crash: { error: unknown } | null = null
 let errorsDuring = 0
 
 /**
+ * A shutdown no signal started (an uncaught error, PM2's message, the cluster primary's loss): close-with-grace's
+ * signal listeners stay as they are, so the first signal that comes during it joins it (the orchestrator's SIGTERM
+ * after a crash), and only a second one ends the process at once.
+ */
+function startWithoutSignal (cause: ShutdownCause, error?: unknown): void {
+  shutdownOnce(cause, error).then(() => process.exit(0), () => process.exit(1))
+}
+
+/**
  * Our own error listener, not close-with-grace's: its listeners exit at once on the error after the first, so an
  * error thrown by a handler mid-drain or a timer inside a hook would skip the drain and the hooks.
  */
@@ -63,7 +72,7 @@ function onError (error: unknown): void {
     return
   }
   crash = { error }
-  listeners?.close()
+  startWithoutSignal('error', error)
 }
 const ERROR_EVENTS = ['uncaughtException', 'unhandledRejection'] as const
 
@@ -78,7 +87,7 @@ function underPm2 (): boolean {
 
 /** PM2's way to stop an app without a signal (Windows, shutdown_with_message): treated like a signal. */
 function onMessage (message: unknown): void {
-  if (message === 'shutdown') listeners?.close()
+  if (message === 'shutdown') startWithoutSignal('message')
 }
 
 /**
@@ -97,7 +106,7 @@ function clusterWorker (): ClusterWorker | undefined {
  */
 function onPrimaryGone (this: ClusterWorker): void {
   if (!keepWorkerAfterPrimary(this)) return
-  shutdownOnce('disconnect').then(() => process.exit(0), () => process.exit(1))
+  startWithoutSignal('disconnect')
 }
 
 /** The listeners this module installed, so that other code's listeners can be told apart. */

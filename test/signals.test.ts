@@ -110,6 +110,19 @@ t.test('an uncaught exception mid-request runs the same graceful sequence and ex
   t.match(summaryOf(child), { cause: 'error', exitCode: 1 })
 })
 
+t.test('SIGTERM during a shutdown an uncaught error started is the first signal: it joins, the shutdown completes', async t => {
+  const child = await start('app.ts', { options: { timeout: 1500 }, hooks: [{ name: 'db', behaviour: 'ok' }] }, t)
+  const crashing = request(child.ports[0]!, '/crash')
+  await child.waitFor(line => line.graceful?.event === 'start')
+  child.process.kill('SIGTERM')
+  const { code } = await child.exited()
+  t.equal(code, 1)
+  t.equal((await crashing).status, 503, 'the request whose work crashed got its 503 at the drain deadline: no early exit')
+  t.same(hookLines(child.lines), ['main:db start', 'main:db end'])
+  t.match(summaryOf(child), { cause: 'error', exitCode: 1 })
+  t.notOk(child.lines.some(line => line.graceful?.event === 'interrupted'), 'not taken for a second signal')
+})
+
 t.test('two instances in one process: one signal drains both, the process exits once with the worst code', async t => {
   const child = await start('app.ts', { second: true, options: { timeout: 1500, hookTimeout: 300 }, hooks: [{ name: 'db', behaviour: 'ok' }] }, t)
   t.equal(child.ready.sigterm, 1, 'the process has one SIGTERM listener for both instances')
