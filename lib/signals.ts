@@ -146,7 +146,9 @@ function install (): void {
     logger: false,
     skip,
     onSecondSignal: signal => interrupt(`second ${signal}`)
-  }, ({ signal }) => crash === null ? shutdownOnce(signal ?? 'message') : shutdownOnce('error', crash.error))
+    // Called back on a signal only (errors and PM2's message start the shutdown themselves): a signal during a shutdown
+    // already under way joins it.
+  }, ({ signal }) => shutdownOnce(signal as ShutdownCause))
   for (const signal of wanted) {
     for (const listener of process.listeners(signal as NodeJS.Signals)) if (!before.has(listener)) own.add(listener)
   }

@@ -149,3 +149,13 @@ t.test('a failing hook is logged with the order it ran in: the first place to lo
   })
   t.match(summary(logs), { exitCode: 1, hooks: { ok: 1, failed: 1 } })
 })
+
+t.test('a consumer cut by app.drain() is cancelled once, not again by the close() that follows', async t => {
+  const { app, logs } = await build({ timeout: 600, hookTimeout: 100 })
+  let cancels = 0
+  app.addConsumer('orders', { pause: () => new Promise(() => {}), cancel: () => { cancels++ } })
+  await app.drain()
+  await app.close()
+  t.equal(cancels, 1)
+  t.equal(logs.filter(line => line.graceful?.event === 'consumer').length, 1)
+})

@@ -176,7 +176,8 @@ t.test('when another plugin\'s onClose hook fails, the shutdown still completes 
 })
 
 t.test('another plugin\'s onClose hook that never settles: logged, the summary written, exit 1 by the deadline', async t => {
-  const child = await start('app.ts', { failingOnClose: 'hang', options: { timeout: 1500 }, hooks: [{ name: 'db', behaviour: 'ok' }] }, t)
+  // timeout 4000: the close is cut 200 ms before the deadline, 300 ms before the watchdog's; room under CI load.
+  const child = await start('app.ts', { failingOnClose: 'hang', options: { timeout: 4000 }, hooks: [{ name: 'db', behaviour: 'ok' }] }, t)
   child.process.kill('SIGTERM')
   const { code } = await child.exited()
   t.equal(code, 1)
