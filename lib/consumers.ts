@@ -96,7 +96,7 @@ export function createConsumers (hooks: Pick<Hooks, 'add'>): Consumers {
       })
     },
     pause (cause) {
-      if (pausedBy !== null) return []
+      // Once per instance: the sequence begins one shutdown.
       pausedBy = cause
       return consumers.map(consumer => {
         consumer.busy = true

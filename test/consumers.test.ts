@@ -159,3 +159,12 @@ t.test('a consumer cut by app.drain() is cancelled once, not again by the close(
   t.equal(cancels, 1)
   t.equal(logs.filter(line => line.graceful?.event === 'consumer').length, 1)
 })
+
+t.test('a hook that throws something other than an Error: its line names the order, and nothing else is made up', async t => {
+  const { app, logs } = await build()
+  app.addShutdownHook('odd', () => { throw 'not an Error' }) // eslint-disable-line no-throw-literal
+  await app.close()
+  t.match(logs.find(line => line.graceful?.hook === 'odd'), {
+    level: 50, err: 'not an Error', msg: /^shutdown hook "odd" failed after \d+ ms \(it ran first\)$/
+  })
+})
