@@ -293,6 +293,8 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
       if (!(await withTimeout(fastify.close(), by - performance.now())).done) {
         shutdown.closeFailed = true
         reporter.closeOverran()
+        // The plugin's own onClose, which lets the process go, comes after the one that hangs: not waited for either.
+        connections.letProcessGo()
       }
     } catch (err) {
       shutdown.closeFailed = true
