@@ -96,7 +96,7 @@ export function createGate (parts: GateParts): Gate {
   }
 
   // Registered as the hook itself, with no wrapper: while no shutdown is under way, one comparison and the bookkeeping
-  // a shutdown needs (the per-request cost: bench/README.md, test/hot-path.test.ts).
+  // a shutdown needs (the per-request cost: bench/README.md, test/app/hot-path.test.ts).
   function onRequest (request: FastifyRequest, reply: FastifyReply, done: () => void): void {
     if (admission !== 'open') {
       gated(request)
