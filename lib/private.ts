@@ -3,8 +3,9 @@ import type { Socket } from 'node:net'
 
 /*
  * Every private field of Node, Fastify and their libraries that the plugin reads, and nothing else: each says what it
- * is, where it comes from, and what the plugin does where a version no longer has it. test/app/private.test.ts checks each
- * one on the Node and Fastify installed (it runs in the Node matrix), so an upgrade that moves one fails there first.
+ * is, where it comes from, and what the plugin does where a version no longer has it. test/app/private.test.ts checks
+ * each one on the Node and Fastify installed (it runs in the Node matrix), so an upgrade that moves one fails there
+ * first.
  */
 
 // ---- Fastify ----
