@@ -1,5 +1,5 @@
 // A direct app.close() (tests, embedding) drains before Fastify's own close step begins.
-// Issue 9 item 5: avvio times every preClose hook with pluginTimeout; the drain must not depend on it.
+// avvio times every preClose hook with pluginTimeout; the drain must not depend on it.
 import websocket from '@fastify/websocket'
 import Fastify from 'fastify'
 import http from 'node:http'

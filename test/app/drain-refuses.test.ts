@@ -2,17 +2,18 @@
 // app.drain() in tests has no port to close, so the gate keeps refusing every new request with 503 + Retry-After.
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { build } from '../helpers/app.ts'
+import { arrival, build } from '../helpers/app.ts'
 
 t.test('app.drain() with inject(): every new request, during and after the drain, gets 503 with Retry-After', async t => {
   const { app } = await build()
   t.teardown(() => app.close())
-  app.get('/slow', async () => { await sleep(200); return 'slow done' })
+  const { arrived, reached } = arrival()
+  app.get('/slow', async () => { arrived(); await sleep(200); return 'slow done' })
   app.get('/', async () => 'ok')
   app.post('/echo', async request => request.body)
   t.equal((await app.inject('/')).statusCode, 200, 'served before the drain')
   const slow = app.inject('/slow')
-  await sleep(20)
+  await reached
   const drained = app.drain()
 
   const during = await Promise.all([app.inject('/'), app.inject({ method: 'POST', url: '/echo', payload: { n: 1 } }), app.inject('/')])

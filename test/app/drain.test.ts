@@ -1,7 +1,7 @@
 // app.drain(): admission closes, in-flight requests finish (bounded), the instance stays open.
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { build, summary } from '../helpers/app.ts'
+import { arrival, build, summary } from '../helpers/app.ts'
 
 t.test('before any shutdown every request passes and isShuttingDown is false', async t => {
   const { app } = await build()
@@ -16,10 +16,11 @@ t.test('before any shutdown every request passes and isShuttingDown is false', a
 t.test('drain refuses new requests with 503, Connection: close and Retry-After; in-flight ones finish', async t => {
   const { app, logs } = await build({ retryAfter: 7 })
   t.teardown(() => app.close())
-  app.get('/slow', async () => { await sleep(100); return 'slow done' })
+  const { arrived, reached } = arrival()
+  app.get('/slow', async () => { arrived(); await sleep(100); return 'slow done' })
   app.get('/', async () => 'ok')
   const slow = app.inject('/slow')
-  await sleep(20)
+  await reached
   const drained = app.drain()
   t.equal(app.isShuttingDown, true, 'true from the first moment')
   const refused = await app.inject('/')
@@ -51,9 +52,10 @@ t.test('retryAfter: false omits the header', async t => {
 
 t.test('the drain is bounded: a hung request gets a 503 at the drain deadline, and close() reports it', async t => {
   const { app, logs } = await build({ timeout: 300 })
-  app.get('/hang', () => new Promise(() => {}))
+  const { arrived, reached } = arrival()
+  app.get('/hang', () => { arrived(); return new Promise(() => {}) })
   const hung = app.inject('/hang')
-  await sleep(10)
+  await reached
   const started = Date.now()
   const result = await app.drain()
   t.ok(Date.now() - started < 3000, 'bounded by the drain deadline, not by the request')
@@ -123,14 +125,16 @@ t.test('a response already streaming when the deadline comes is closed, not left
 
 t.test('with inject(), a response already streaming when the drain starts finishes normally', async t => {
   const { app } = await build()
+  const { arrived, reached } = arrival()
   app.get('/stream', (_request, reply) => {
     reply.raw.writeHead(200, { 'content-type': 'text/plain' })
     reply.raw.write('first part, ')
     reply.hijack()
+    arrived()
     setTimeout(() => reply.raw.end('last part'), 50)
   })
   const streaming = app.inject('/stream')
-  await sleep(10)
+  await reached
   const result = await app.drain()
   t.match(result, { inflight: 1, completed: 1, cut: 0 })
   t.equal((await streaming).body, 'first part, last part')

@@ -1,7 +1,7 @@
 // Readiness and liveness: what a load balancer and an orchestrator ask before and during a shutdown.
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { build } from '../helpers/app.ts'
+import { arrival, build } from '../helpers/app.ts'
 
 t.test('no routes unless asked for', async t => {
   const { app } = await build()
@@ -27,9 +27,10 @@ t.test('readiness and liveness answer 200 while serving, GET and HEAD, and log n
 t.test('during the drain readiness says 503, liveness still 200; both pass the gate', async t => {
   const { app } = await build({ health: true })
   t.teardown(() => app.close())
-  app.get('/slow', async () => { await sleep(100); return 'ok' })
+  const { arrived, reached } = arrival()
+  app.get('/slow', async () => { arrived(); await sleep(100); return 'ok' })
   const slow = app.inject('/slow')
-  await sleep(10)
+  await reached
   const drained = app.drain()
   const ready = await app.inject('/health/ready')
   t.equal(ready.statusCode, 503)

@@ -1,4 +1,4 @@
-// Issue 11: while the server serves, the plugin's cost per request must be that of one onRequest hook checking
+// While the server serves, the plugin's cost per request must be that of one onRequest hook checking
 // its state. No second 'request' listener on the server (each one makes every request's emit walk a copied
 // array), no second onRequest hook (each one is a pass through Fastify's hook runner); the shutdown adds them.
 import Fastify, { type FastifyInstance } from 'fastify'

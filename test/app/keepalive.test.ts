@@ -5,20 +5,21 @@ import http from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { LINGER_MS } from '../../lib/drain.ts'
-import { build } from '../helpers/app.ts'
+import { arrival, build } from '../helpers/app.ts'
 import { request } from '../helpers/http.ts'
 import { openRaw, parseResponses } from '../helpers/raw-http.ts'
 
 async function trap (app: ReturnType<typeof Fastify>, t: Test): Promise<{ closeMs: number, connection: string | undefined, status: number | undefined }> {
+  const { arrived, reached } = arrival()
   app.get('/', async () => 'ok')
-  app.get('/slow', async () => { await sleep(300); return 'slow' })
+  app.get('/slow', async () => { arrived(); await sleep(300); return 'slow' })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as { port: number }
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
   t.teardown(() => agent.destroy())
   await request(port, '/', { agent })
   const slow = request(port, '/slow', { agent })
-  await sleep(50)
+  await reached
   const started = Date.now()
   const closed = app.close().then(() => Date.now() - started)
   const answer = await slow
@@ -51,7 +52,6 @@ t.test('an idle keep-alive socket does not hold close()', async t => {
   const agent = new http.Agent({ keepAlive: true })
   t.teardown(() => agent.destroy())
   await request(port, '/', { agent })
-  await sleep(60)
   const started = Date.now()
   await app.close()
   t.ok(Date.now() - started < 2000, `close() took ${Date.now() - started} ms`)
@@ -59,15 +59,16 @@ t.test('an idle keep-alive socket does not hold close()', async t => {
 
 t.test('during the drain, the next request on an open keep-alive socket is served with Connection: close; a new connection is refused', async t => {
   const { app } = await build({}, { keepAliveTimeout: 72_000 })
+  const { arrived, reached } = arrival()
   app.get('/', async () => 'ok')
-  app.get('/slow', async () => { await sleep(200); return 'slow' })
+  app.get('/slow', async () => { arrived(); await sleep(200); return 'slow' })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as { port: number }
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
   t.teardown(() => agent.destroy())
   await request(port, '/', { agent })
   const slow = request(port, '/slow')
-  await sleep(20)
+  await reached
   const drained = app.drain()
   const last = await request(port, '/', { agent })
   t.equal(last.reused, true, 'the request went out on the kept-alive socket')

@@ -53,7 +53,7 @@ t.test('pre-drain hooks cannot push the deadline, and do not shrink the time kep
   t.ok(summary(logs)!.durationMs.preDrain < 400)
 })
 
-// Issue 20, item 4: timeout 3000, a request that never answers, a post-drain hook with a 1000 ms limit that needs 800 ms.
+// The hooks' reserve, with a pre-drain hook that takes long: timeout 3000, a request that never answers, a post-drain hook with a 1000 ms limit that needs 800 ms.
 for (const [preDrain, needs] of [['takes 1500 ms', 800], ['hangs to its bound', 750]] as const) {
   t.test(`a pre-drain hook that ${preDrain} leaves the post-drain hook its whole limit (its reserve)`, async t => {
     const { app, logs } = await build({ timeout: 3000 })

@@ -1,5 +1,5 @@
 // The README's "Testing an app that uses it" example, run as written: a request injected before drain() is in
-// flight, whether or not it has reached the gate yet; it finishes, and later requests get 503. Issue 20 item 2.
+// flight, whether or not it has reached the gate yet; it finishes, and later requests get 503.
 // The code is the first ```js block after the heading "Testing an app that uses it", in README.md or docs/*.md.
 import assert from 'node:assert'
 import { readdirSync, readFileSync } from 'node:fs'

@@ -1,6 +1,5 @@
 // A server from serverFactory that the app listens on by itself (a custom Next.js server, Socket.IO sharing it) is the
 // app's, not Fastify's: as with plain Fastify, close() leaves it listening. With fastify.listen() it is Fastify's.
-// Issue 22 item 1.
 import http from 'node:http'
 import t from 'tap'
 import { build } from '../helpers/app.ts'

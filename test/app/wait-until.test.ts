@@ -1,7 +1,7 @@
 // waitUntil: work that outlives its response keeps the shutdown waiting, within the drain deadline.
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { build, summary } from '../helpers/app.ts'
+import { build, logged, summary } from '../helpers/app.ts'
 
 t.test('request.waitUntil: the work after the response finishes before the hooks, and is counted', async t => {
   const { app, logs } = await build()
@@ -52,7 +52,7 @@ t.test('work that adds more work is waited for too', async t => {
 t.test('a rejected promise is logged and counted, never crashes the process', async t => {
   const { app, logs } = await build()
   app.waitUntil(Promise.reject(new Error('audit row not written before the shutdown')))
-  await sleep(10)
+  await logged(logs, line => line.err?.message?.includes('audit row'))
   app.waitUntil(sleep(20).then(() => { throw new Error('email bounced') }))
   await app.close()
   const failures = logs.filter(line => line.graceful?.event === 'work')
@@ -64,7 +64,7 @@ t.test('waitUntil once the shutdown stopped waiting for work: not waited for, lo
   const { app, logs } = await build()
   await app.close()
   app.waitUntil(Promise.reject(new Error('too late')))
-  await sleep(10)
+  await logged(logs, line => line.err?.message === 'too late')
   t.match(logs.filter(line => line.graceful?.event === 'work'), [
     { level: 40, msg: /app\.waitUntil\(\) after the shutdown stopped waiting for work: the shutdown does not wait/ },
     { level: 50, err: { message: 'too late' } }

@@ -18,3 +18,15 @@ export async function build (options: FastifyGracefulOptions = {}, fastifyOption
 
 export const summary = (logs: Array<Record<string, any>>): Record<string, any> | undefined =>
   logs.find(line => line.graceful?.event === 'end')?.graceful
+
+/** A moment a test waits for instead of sleeping (a request reached its handler): `arrived()` marks it. */
+export function arrival (): { arrived: () => void, reached: Promise<void> } {
+  let arrived!: () => void
+  const reached = new Promise<void>(resolve => { arrived = resolve })
+  return { arrived, reached }
+}
+
+/** Resolves once a line that matches has been logged (checked after each turn of the event loop). */
+export async function logged (logs: Array<Record<string, any>>, match: (line: Record<string, any>) => boolean): Promise<void> {
+  while (!logs.some(match)) await new Promise(resolve => setImmediate(resolve))
+}

@@ -2,7 +2,7 @@
 import dc from 'node:diagnostics_channel'
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { build } from '../helpers/app.ts'
+import { arrival, build } from '../helpers/app.ts'
 import { CHANNELS } from '../../lib/channels.ts'
 
 t.test('start, phases, each hook traced, and the end with the summary', async t => {
@@ -32,9 +32,10 @@ t.test('start, phases, each hook traced, and the end with the summary', async t 
   const { app } = await build({ hookTimeout: 50 })
   app.addShutdownHook('db', async () => {})
   app.addShutdownHook('stuck', () => new Promise(() => {}))
-  app.get('/slow', async () => { await sleep(30); return 'ok' })
+  const { arrived, reached } = arrival()
+  app.get('/slow', async () => { arrived(); await sleep(30); return 'ok' })
   const slow = app.inject('/slow')
-  await sleep(5)
+  await reached
   await app.close()
   await slow
 
@@ -51,7 +52,7 @@ t.test('start, phases, each hook traced, and the end with the summary', async t 
 t.test('in a real process: a crash\'s start carries the error; the delay window has its own phase', async t => {
   const { start } = await import('../helpers/child.ts')
   const { request } = await import('../helpers/http.ts')
-  const crash = await start('app.ts', { channels: true, options: { timeout: 1000 } }, t)
+  const crash = await start('app.ts', { channels: true, options: { timeout: 5000 } }, t)
   await request(crash.ports[0]!, '/crash')
   t.equal((await crash.exited()).code, 1)
   t.match(crash.lines.find(line => line.channel === 'start'), { cause: 'error', error: 'boom from a timer' })
@@ -64,7 +65,8 @@ t.test('in a real process: a crash\'s start carries the error; the delay window 
   t.same(phases.slice(0, 3), ['delay:start', 'delay:end', 'drain:start'])
   const delayEnd = delayed.lines.find(line => line.phase === 'delay' && line.event === 'end')!
   t.ok(delayEnd.elapsedMs >= 190, `the delay phase ended ${delayEnd.elapsedMs} ms after the start`)
-  t.ok(delayed.lines.find(line => line.channel === 'end')!.delay >= 190)
+  const end = delayed.lines.find(line => line.channel === 'end')
+  t.ok(end?.delay >= 190, `the summary's delay: ${JSON.stringify(end)}`)
 })
 
 t.test('two instances: a subscriber\'s error is logged by the instance whose event it was given', async t => {

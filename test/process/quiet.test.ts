@@ -24,6 +24,11 @@ function every (port: number, path: string, everyMs: number, go: (sent: Sent[]) 
   return { sent, done }
 }
 
+/** Resolves once `ready()` holds: the traffic before the signal has taken the shape the test needs. */
+async function until (ready: () => boolean): Promise<void> {
+  while (!ready()) await sleep(10)
+}
+
 const served = (child: Child): Record<string, any> | undefined => child.lines.find(line => line.graceful?.event === 'served')?.graceful
 const failed = (sent: Sent[]): Sent[] => sent.filter(({ answer }) => answer.status !== 200)
 
@@ -32,7 +37,8 @@ t.test('health probes only: the port stays open until the checker has been answe
   const port = child.ports[0]!
   let signalledAt = Infinity
   const checker = every(port, '/health/ready', 200, sent => sent.every(({ answer }) => answer.status === 200))
-  await sleep(700)
+  // A checker: seen polling at least twice before the signal.
+  await until(() => checker.sent.length >= 3)
   signalledAt = Date.now()
   child.process.kill('SIGTERM')
   await checker.done
@@ -52,7 +58,8 @@ t.test('light traffic: every request a balancer sends until it takes the instanc
   const checker = every(port, '/health/ready', 200, sent => sent.filter(({ answer }) => answer.status === 503).length < 2)
   const inRotation = (): boolean => checker.sent.filter(({ answer }) => answer.status === 503).length < 2
   const traffic = every(port, '/', 300, () => inRotation())
-  await sleep(1500)
+  // The traffic's pace before the signal: a few of its gaps.
+  await until(() => checker.sent.length >= 3 && traffic.sent.length >= 5)
   const signalledAt = Date.now()
   child.process.kill('SIGTERM')
   await Promise.all([checker.done, traffic.done])
@@ -78,7 +85,7 @@ async function endless (options: Record<string, unknown>, t: Test): Promise<{ ch
   let stop = false
   const checker = every(port, '/health/ready', 200, () => !stop)
   const traffic = every(port, '/', 50, () => !stop)
-  await sleep(700)
+  await until(() => checker.sent.length >= 3 && traffic.sent.length >= 10)
   const signalledAt = Date.now()
   child.process.kill('SIGTERM')
   const { code } = await child.exited()
@@ -111,7 +118,7 @@ t.test('local development: no health checker, a tab polling now and then: the po
   const port = child.ports[0]!
   let stop = false
   const tab = every(port, '/', 400, () => !stop)
-  await sleep(900)
+  await until(() => tab.sent.length >= 3)
   const signalledAt = Date.now()
   child.process.kill('SIGTERM')
   const { code, at } = await child.exited()
@@ -128,7 +135,7 @@ t.test('Kubernetes: traffic that goes on past the 5 s floor is served until it s
   let signalledAt = Infinity
   // The endpoint removal reaches this node 6.5 s after the signal: until then new connections keep coming.
   const traffic = every(port, '/', 100, () => Date.now() < signalledAt + 6500)
-  await sleep(500)
+  await until(() => traffic.sent.length >= 5)
   signalledAt = Date.now()
   child.process.kill('SIGTERM')
   await traffic.done

@@ -1,4 +1,4 @@
-// Issue 9 item 4: a WebSocket upgrade refused during the drain gets its 503, and its socket is closed at once,
+// A WebSocket upgrade refused during the drain gets its 503, and its socket is closed at once,
 // so that close() (and the process) need not wait for the deadline. Real server, real `ws` client. The port is
 // closed during the drain, so the upgrade goes out on a keep-alive connection the client opened before it.
 import websocket from '@fastify/websocket'
