@@ -3,7 +3,7 @@
 import t from 'tap'
 import { distBuilt, runScenario } from './scenario.ts'
 
-t.setTimeout(180_000)
+t.setTimeout(240_000)
 
 t.test('pm2 reload: 0 failures with the plugin', async t => {
   if (!distBuilt()) {
@@ -12,7 +12,7 @@ t.test('pm2 reload: 0 failures with the plugin', async t => {
   }
   // Three reloads with the plugin; plain Fastify's failures show on any reload (each of its workers waits for the
   // SIGKILL at kill_timeout): two of them, at the same time as the plugin's (each run has its own pm2 and port).
-  const { results, table } = await runScenario('pm2', 150_000, ['--reloads', '3', '--plain-reloads', '2', '--parallel'])
+  const { results, table } = await runScenario('pm2', 220_000, ['--reloads', '3', '--plain-reloads', '2', '--parallel'])
   t.comment(`pm2 reload\n${table}`)
   const plugin = results.find(r => r.name === 'plugin')
   const plain = results.find(r => r.name === 'plain')
