@@ -5,6 +5,8 @@
 //   node .ci/test-matrix.mjs                 host Node, 22, 24, 26
 //   node .ci/test-matrix.mjs 22 26           only those lines
 //   node .ci/test-matrix.mjs --refresh       ask the registry for the newest patch of each line
+//   node .ci/test-matrix.mjs --coverage      keep tap's coverage (off by default: the host's `npm test` enforces it;
+//                                            the matrix checks behaviour on the other lines)
 //   node .ci/test-matrix.mjs -- --grep foo   everything after -- goes to tap
 
 import { spawn } from 'node:child_process'
@@ -22,10 +24,11 @@ const dashDash = process.argv.indexOf('--')
 const ownArgs = dashDash === -1 ? process.argv.slice(2) : process.argv.slice(2, dashDash)
 const tapArgs = dashDash === -1 ? [] : process.argv.slice(dashDash + 1)
 const refresh = ownArgs.includes('--refresh')
-const requested = ownArgs.filter((arg) => arg !== '--refresh')
+const coverage = ownArgs.includes('--coverage')
+const requested = ownArgs.filter((arg) => arg !== '--refresh' && arg !== '--coverage')
 for (const arg of requested) {
   if (arg !== 'host' && !/^\d+$/.test(arg)) {
-    console.error(`test-matrix: unknown argument ${arg} (expected a Node major such as 22, "host", --refresh or -- <tap args>)`)
+    console.error(`test-matrix: unknown argument ${arg} (expected a Node major such as 22, "host", --refresh, --coverage or -- <tap args>)`)
     process.exit(2)
   }
 }
@@ -165,7 +168,7 @@ for (const line of lines) {
 
   console.log(`\ntest-matrix: ── Node ${result.node} (${line}) ──`)
   const testStart = Date.now()
-  const tap = await run('npx', ['tap', ...tapArgs], { env, timeout: testTimeout })
+  const tap = await run('npx', ['tap', ...(coverage ? [] : ['--disable-coverage']), ...tapArgs], { env, timeout: testTimeout })
   result.duration = seconds(Date.now() - testStart)
   result.outcome = tap.code === 0 ? 'pass' : `fail (${tap.signal ?? `exit ${tap.code}`})`
 }

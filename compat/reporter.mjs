@@ -9,6 +9,7 @@ export default async function * lines (source) {
       nesting: data.nesting,
       name: data.name,
       outcome,
+      ms: data.details?.duration_ms === undefined ? undefined : Math.round(data.details.duration_ms),
       failureType: error?.failureType,
       message: error === undefined ? undefined : String(error.cause?.message ?? error.message).split('\n')[0].slice(0, 200)
     }) + '\n'

@@ -16,6 +16,8 @@ const INSTRUCTIONS = fileURLToPath(new URL('../../bench/instructions.mjs', impor
 const SHUTDOWN_VARIANTS = ['plain', 'close-with-grace', 'fastify-graceful-shutdown', 'terminus', 'http-terminator', 'ours']
 const LOAD_OUTCOMES = ['answered', 'refused', 'connrefused', 'died-reused', 'died-new', 'other', 'timeout']
 const LIMIT_MS = 150_000
+// The file holds both runs, one after the other: more than tap's default 120 s per file when the machine is busy.
+t.setTimeout(2 * LIMIT_MS + 30_000)
 
 // The bench starts plain Node processes: none of the test runner's loaders or coverage.
 function benchEnv (): NodeJS.ProcessEnv {

@@ -6,7 +6,7 @@ import t from 'tap'
 import { missing } from '../helpers/system.ts'
 import { rollingRestart } from './scenario.ts'
 
-t.setTimeout(300_000)
+t.setTimeout(180_000)
 
 t.test('rolling restart behind HAProxy with retries 0: 0 failures with the plugin', { skip: missing('haproxy') }, async t => {
   await rollingRestart(t, 'haproxy-noretry', 'HAProxy (retries 0) rolling restart')

@@ -5,8 +5,8 @@ import t from 'tap'
 import { missing } from '../helpers/system.ts'
 import { rollingRestart } from './scenario.ts'
 
-t.setTimeout(480_000)
+t.setTimeout(180_000)
 
 t.test('Kubernetes-like rolling restart, endpoint removed 8 s after SIGTERM: 0 failures with the plugin', { skip: missing('haproxy') }, async t => {
-  await rollingRestart(t, 'k8s-late', 'Kubernetes-like rolling restart, late endpoint removal', 450_000)
+  await rollingRestart(t, 'k8s-late', 'Kubernetes-like rolling restart, late endpoint removal')
 })

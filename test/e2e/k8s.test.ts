@@ -6,7 +6,7 @@ import t from 'tap'
 import { missing } from '../helpers/system.ts'
 import { rollingRestart } from './scenario.ts'
 
-t.setTimeout(300_000)
+t.setTimeout(180_000)
 
 t.test('Kubernetes-like rolling restart (L4, endpoint removed 1 s after SIGTERM): 0 failures with the plugin', { skip: missing('haproxy') }, async t => {
   await rollingRestart(t, 'k8s', 'Kubernetes-like rolling restart')

@@ -1,9 +1,11 @@
 // Standalone runner for the orders service with real dependencies (issue 25): prints a table (or JSON with --json).
-//   node test/e2e/orders.mjs [variant[:deploys] ...] [--deploys N] [--fault pg|redis] [--slow N --timeout MS] [--json] [--keep]
+//   node test/e2e/orders.mjs [variant[:deploys] ...] [--deploys N] [--fault pg|redis] [--slow N --timeout MS] [--parallel N]
+//                            [--json] [--keep]
 //     variants: plugin-first plugin-last readme-quickstart consumer example plain (default: all; example: examples/orders-service.mjs)
 //     each deploy: a throwaway PostgreSQL cluster and redis-server (one per run), instance A under 16 keep-alive
 //     clients creating orders, SIGTERM to A after 2 s, instance B consumes what is left; then every order and job
 //     is accounted for. --fault stops PostgreSQL (pg_ctl -m immediate) or kills Redis (SIGKILL) at the SIGTERM (just before it).
+//     --parallel N: up to N deploys at a time (not with --fault); each has its own database, queue, instances and load.
 import { parseArgs } from 'node:util'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -23,6 +25,7 @@ const { positionals, values } = parseArgs({
     'job-ms': { type: 'string', default: '50-300' },
     slow: { type: 'string', default: '0' }, // one order in N takes SLOW_MS (4 s): longer than the drain at --timeout 3000
     timeout: { type: 'string', default: '8000' },
+    parallel: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false }
   }
@@ -41,6 +44,11 @@ for (const v of variants) {
 }
 if (values.fault !== undefined && !['pg', 'redis'].includes(values.fault)) {
   console.error('--fault pg|redis')
+  process.exit(2)
+}
+const parallel = Number(values.parallel)
+if (!(parallel >= 1) || (parallel > 1 && values.fault !== undefined)) {
+  console.error('--parallel N: a number from 1 up, and 1 with --fault (a fault takes its service away from every deploy)')
   process.exit(2)
 }
 const why = postgresMissing() || redisMissing()
@@ -63,32 +71,42 @@ let postgres, redis
 try {
   postgres = await startPostgres()
   redis = await startRedis()
-  let n = 0
-  for (const { variant, deploys } of runs) {
-    for (let i = 0; i < deploys; i++) {
-      // A fault leaves its service gone: each fault deploy gets fresh ones.
-      if (values.fault && n > 0) {
-        await postgres.remove()
-        await redis.remove()
-        postgres = await startPostgres()
-        redis = await startRedis()
-      }
-      const result = await deploy({
-        variant,
-        postgres,
-        redis,
-        dir,
-        n: n++,
-        fault: values.fault,
-        loadMs: Number(values['load-ms']),
-        jobMs: values['job-ms'],
-        slow: Number(values.slow),
-        timeout: Number(values.timeout)
-      }).catch((err) => ({ variant, deploy: n - 1, fault: values.fault ?? null, error: err.message.slice(0, 2000) }))
-      results.push(result)
-      if (!values.json) console.error(`${variant} #${i + 1}: ${JSON.stringify(brief(result))}`)
+  // Every deploy numbered up front (its database and queue names), in the order of the arguments.
+  const jobs = runs.flatMap(({ variant, deploys }) => Array.from({ length: deploys }, (_, i) => ({ variant, i })))
+    .map((job, n) => ({ ...job, n }))
+  const one = async ({ variant, i, n }) => {
+    // A fault leaves its service gone: each fault deploy gets fresh ones (faults run one deploy at a time).
+    if (values.fault && n > 0) {
+      await postgres.remove()
+      await redis.remove()
+      postgres = await startPostgres()
+      redis = await startRedis()
     }
+    const result = await deploy({
+      variant,
+      postgres,
+      redis,
+      dir,
+      n,
+      fault: values.fault,
+      loadMs: Number(values['load-ms']),
+      jobMs: values['job-ms'],
+      slow: Number(values.slow),
+      timeout: Number(values.timeout)
+    }).catch((err) => ({ variant, deploy: n, fault: values.fault ?? null, error: err.message.slice(0, 2000) }))
+    if (!values.json) console.error(`${variant} #${i + 1}: ${JSON.stringify(brief(result))}`)
+    return result
   }
+  // `parallel` lanes take the next deploy as each finishes; results keep the order of `jobs`.
+  const done = new Array(jobs.length)
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(parallel, jobs.length) }, async () => {
+    while (next < jobs.length) {
+      const k = next++
+      done[k] = await one(jobs[k])
+    }
+  }))
+  results.push(...done)
 } finally {
   await postgres?.remove()
   await redis?.remove()

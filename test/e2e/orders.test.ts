@@ -13,6 +13,7 @@ const skip = missing('/usr/lib/postgresql/15/bin/initdb', { args: ['--version'],
   missing('redis-server', { args: ['--version'] })
 
 const DEPLOYS = Number(process.env.ORDERS_DEPLOYS ?? 3)
+const PARALLEL = Number(process.env.ORDERS_PARALLEL ?? 3)
 const VARIANTS = ['plugin-first', 'plugin-last', 'readme-quickstart', 'consumer', 'plain']
 
 function nothingLost (t: Test, r: OrdersResult, exitCode = true): void {
@@ -34,7 +35,9 @@ function nothingLost (t: Test, r: OrdersResult, exitCode = true): void {
 }
 
 t.test(`orders service, ${DEPLOYS} deploys per variant (the example users copy: 1): nothing lost, failed or duplicated`, { skip }, async t => {
-  const { results, table } = await runOrders(t, [...VARIANTS, 'example:1', '--deploys', String(DEPLOYS)], 300_000)
+  // PARALLEL deploys at a time, each with its own database, queue, instances and load (on one cluster and redis-server).
+  const args = [...VARIANTS, 'example:1', '--deploys', String(DEPLOYS), '--parallel', String(PARALLEL)]
+  const { results, table } = await runOrders(t, args, 300_000)
   t.comment(`orders service, SIGTERM under load, then instance B drains the queue\n${table}`)
   for (const [variant, deploys] of [...VARIANTS.map(v => [v, DEPLOYS] as const), ['example', 1] as const]) {
     const rs = results.filter(r => r.variant === variant)

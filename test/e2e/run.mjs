@@ -1,6 +1,6 @@
 // Standalone runner for the e2e scenarios: prints the side-by-side table (or JSON with --json).
 //   node test/e2e/run.mjs haproxy|haproxy-noretry|nginx|k8s|k8s-late|haproxy-h2c|haproxy-tls|haproxy-h2|nginx-tls
-//                         [--only plugin|plain] [--restarts N]
+//                         [--only plugin|plain] [--restarts N] [--plain-restarts N] [--parallel]
 //                         [--connections N] [--fresh N] [--delay MS] [--json] [--keep]
 //     haproxy: HTTP mode, active checks, retries; haproxy-noretry: the same with `retries 0`; nginx: passive only;
 //     haproxy-h2c, haproxy-tls, haproxy-h2, nginx-tls: the same, the instances serving h2c, HTTPS, HTTP/2 over TLS.
@@ -8,7 +8,9 @@
 //     after SIGTERM, the apps see KUBERNETES_SERVICE_HOST, 8 clients open a connection per request (--fresh N).
 //     The plugin runs as the README's quick start plus `health: true`; --delay MS runs examples/app.mjs
 //     with that delay instead (the tuned configuration).
-//   node test/e2e/run.mjs pm2     [--only plugin|plain] [--reloads N]  [--json] [--keep]
+//     --plain-restarts N: plain Fastify's restarts (default: as many as --restarts, 4 over HTTP/2).
+//     --parallel: the two cases at the same time, each with its own balancer, instances and load (as npm test runs them).
+//   node test/e2e/run.mjs pm2     [--only plugin|plain] [--reloads N] [--plain-reloads N] [--parallel] [--json] [--keep]
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { runRollingRestart } from './support/rolling.mjs'
@@ -32,10 +34,13 @@ const { positionals, values } = parseArgs({
     app: { type: 'string' }, // run this app file instead (debugging)
     delay: { type: 'string' }, // run examples/app.mjs with this delay, in ms, instead of the quick start
     restarts: { type: 'string', default: '10' },
+    'plain-restarts': { type: 'string' },
     connections: { type: 'string', default: '16' },
     'maint-after': { type: 'string' },
     fresh: { type: 'string' },
     reloads: { type: 'string', default: '3' },
+    'plain-reloads': { type: 'string' },
+    parallel: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false }
   }
@@ -50,7 +55,20 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   })
 }
 const cases = values.only ? [values.only] : ['plugin', 'plain']
-const results = []
+// Each case run one after the other, or (--parallel) at the same time; results in the order of `cases`. A case that
+// fails is reported once the other has ended and torn down its own processes.
+async function runCases (one) {
+  if (!values.parallel) {
+    const done = []
+    for (const name of cases) done.push(await one(name))
+    return done
+  }
+  const settled = await Promise.allSettled(cases.map(one))
+  const failed = settled.find((s) => s.status === 'rejected')
+  if (failed) throw failed.reason
+  return settled.map((s) => s.value)
+}
+let results = []
 
 // The variants: HAProxy without retries (the class of balancers that do not retry a refused connection), and the
 // L4 case with the endpoint removal reaching the balancer 8 s after SIGTERM, later than the Kubernetes floor.
@@ -77,14 +95,13 @@ if (which in VARIANTS) {
     console.error(`${binary} not found on PATH: install it (Debian: apt-get install -y ${binary})`)
     process.exit(2)
   }
-  for (const name of cases) {
+  const plainRestarts = values['plain-restarts'] ?? (values.restarts === '10' ? variant.plainRestarts : undefined)
+  results = await runCases((name) => {
     const tuned = name === 'plugin' && values.delay !== undefined
-    results.push(await runRollingRestart({
+    return runRollingRestart({
       name,
       app: values.app ?? (tuned ? APPS.tuned : APPS[name]),
-      restarts: name === 'plain' && variant.plainRestarts !== undefined && values.restarts === '10'
-        ? variant.plainRestarts
-        : Number(values.restarts),
+      restarts: Number(name === 'plain' && plainRestarts !== undefined ? plainRestarts : values.restarts),
       connections: Number(values.connections),
       maintAfterMs: Number(values['maint-after'] ?? 1000),
       fresh: Number(values.fresh ?? 0),
@@ -94,12 +111,15 @@ if (which in VARIANTS) {
         ...(variant.balancer === 'k8s' ? { KUBERNETES_SERVICE_HOST: '10.0.0.1' } : {}),
         ...(tuned ? { GRACEFUL_DELAY: values.delay, GRACEFUL_TIMEOUT: '10000' } : {})
       }
-    }))
-  }
+    })
+  })
 } else if (which === 'pm2') {
-  for (const name of cases) {
-    results.push(await runPm2Reload({ name, app: values.app ?? APPS[name], reloads: Number(values.reloads), keep: values.keep }))
-  }
+  results = await runCases((name) => runPm2Reload({
+    name,
+    app: values.app ?? APPS[name],
+    reloads: Number(name === 'plain' ? values['plain-reloads'] ?? values.reloads : values.reloads),
+    keep: values.keep
+  }))
 } else {
   console.error(`usage: node test/e2e/run.mjs ${Object.keys(VARIANTS).join('|')}|pm2 [--only plugin|plain] [--json] [--keep]`)
   process.exit(2)
