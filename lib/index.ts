@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { beforeFastifyCloses } from './close-order.ts'
+import { realClock } from './clock.ts'
 import { watchConnections } from './connections.ts'
 import { createConsumers, type ShutdownConsumer, type ShutdownConsumerOptions } from './consumers.ts'
 import type { DrainResult } from './drain.ts'
@@ -58,8 +59,10 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   fastify: FastifyInstance, rawOptions
 ) {
   const options = resolveOptions(rawOptions as Record<string, unknown>)
+  // The one clock every rule reads and waits on.
+  const clock = realClock
   const connections = watchConnections(fastify, fastify.initialConfig.http2 === true)
-  const traffic = createTraffic(options.kubernetes)
+  const traffic = createTraffic(options.kubernetes, clock)
   const inflight = createInflight(connections.http1Sockets, SAMPLE_WINDOW_MS, watchOnResponse(fastify),
     traffic.windowEnded)
   const lastCall = createLastCall()
@@ -76,11 +79,11 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
     arrived: traffic.arrived,
     issuedEarly: injects.issuedEarly
   })
-  const hooks = createHooks(options.hookTimeout)
-  const work = createWork()
+  const hooks = createHooks(options.hookTimeout, clock)
+  const work = createWork(clock)
   const consumers = createConsumers(hooks)
   const parts = { gate, inflight, hooks, connections, lastCall, reporter, work, outside, injects, traffic, consumers }
-  const sequence = createSequence(fastify, options, parts)
+  const sequence = createSequence(fastify, options, parts, clock)
 
   fastify.decorate('isShuttingDown', { getter: () => sequence.isShuttingDown })
   fastify.decorate('shutdownSignal', gate.signal)

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { performance } from 'node:perf_hooks'
+import type { Clock } from './clock.ts'
 import type { Connections } from './connections.ts'
 import type { Consumers } from './consumers.ts'
 import { drain, type DrainResult } from './drain.ts'
@@ -77,7 +77,7 @@ interface Shutdown {
   readonly cause: ShutdownCause
   readonly crashed: boolean
   readonly startedAt: number
-  /** By when everything must be done (performance.now(), the exit margin kept). */
+  /** By when everything must be done (clock.now(), the exit margin kept). */
   deadline: number
   /** app.drain() had a clock for the drain alone: what follows it gets a whole timeout again, once. */
   clockRestarted: boolean
@@ -91,7 +91,8 @@ interface Shutdown {
   closeCalled: boolean
   closeFailed: boolean
   closeStartedAt: number | null
-  forceClose: NodeJS.Timeout | undefined
+  /** Aborted when the close ends: until then, every connection left is closed at the drain deadline. */
+  forceClose: AbortController
   readonly ms: Durations
   worked: WorkResult
   preDrained: Promise<HookOutcome[]> | null
@@ -108,21 +109,23 @@ interface Shutdown {
  * The one place that says what runs next: begin → serve while traffic lasts → drain → close → hooks → summary
  * Each step runs once, whichever way in (signal, app.drain(), app.close()); only a signal serves on after it.
  */
-export function createSequence (fastify: FastifyInstance, options: ResolvedOptions, parts: Parts): Sequence {
+export function createSequence (
+  fastify: FastifyInstance, options: ResolvedOptions, parts: Parts, clock: Clock
+): Sequence {
   const { gate, inflight, hooks, connections, lastCall, reporter, work, outside, injects, traffic, consumers } = parts
-  const clock = (): number => performance.now() + options.timeout - exitMargin(options.timeout)
+  const deadlineFromNow = (): number => clock.now() + options.timeout - exitMargin(options.timeout)
   let current: Shutdown | null = null
 
   function begin (cause: ShutdownCause, error?: unknown): Shutdown {
     if (current !== null) return current
     let finish!: (summary: ShutdownSummary) => void
     const summary = new Promise<ShutdownSummary>(resolve => { finish = resolve })
-    const startedAt = performance.now()
+    const startedAt = clock.now()
     const shutdown: Shutdown = current = {
       cause,
       crashed: error !== undefined,
       startedAt,
-      deadline: clock(),
+      deadline: deadlineFromNow(),
       clockRestarted: false,
       serving: false,
       servingEnds: new AbortController(),
@@ -131,7 +134,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
       closeCalled: false,
       closeFailed: false,
       closeStartedAt: null,
-      forceClose: undefined,
+      forceClose: new AbortController(),
       ms: { delay: 0, preDrain: 0, drain: 0, work: 0, close: 0, hooks: 0 },
       worked: { finished: 0, failed: 0, cut: 0 },
       preDrained: null,
@@ -154,17 +157,17 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
   function restartClock (shutdown: Shutdown): void {
     if (shutdown.cause !== 'drain' || shutdown.clockRestarted) return
     shutdown.clockRestarted = true
-    shutdown.deadline = clock()
+    shutdown.deadline = deadlineFromNow()
   }
 
   /** Runs one phase: announced on the phase channel, its time added to the summary's figure for it. */
   async function timed<T> (shutdown: Shutdown, phase: keyof Durations, run: () => Promise<T>): Promise<T> {
-    const startedAt = performance.now()
+    const startedAt = clock.now()
     reporter.phase(phase, 'start')
     try {
       return await run()
     } finally {
-      shutdown.ms[phase] += performance.now() - startedAt
+      shutdown.ms[phase] += clock.now() - startedAt
       reporter.phase(phase, 'end')
     }
   }
@@ -193,9 +196,9 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     for (const exchange of inflight.exchanges()) lastCall.askToClose(exchange)
     const { delay, maxDelay } = options
     const ended = await timed(shutdown, 'delay', () => traffic.handOver(delay, maxDelay, shutdown.servingEnds.signal))
-    if (shutdown.serving) shutdown.drainDueAt = performance.now()
+    if (shutdown.serving) shutdown.drainDueAt = clock.now()
     shutdown.serving = false
-    reporter.served(ended, performance.now() - shutdown.startedAt)
+    reporter.served(ended, clock.now() - shutdown.startedAt)
   }
 
   /** The hooks' reserve: at most half the budget left when admission would close but for the pre-drain hooks. */
@@ -224,7 +227,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
   function drainOnce (shutdown: Shutdown): Promise<DrainResult> {
     if (shutdown.drained !== null) return shutdown.drained
     // A drain asked for while the process still serves after the signal: admission would have closed now.
-    if (shutdown.serving) shutdown.drainDueAt = performance.now()
+    if (shutdown.serving) shutdown.drainDueAt = clock.now()
     shutdown.serving = false
     shutdown.servingEnds.abort()
     const start = (): Promise<DrainResult> => {
@@ -238,7 +241,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
       const refused = (): number => gate.refused
       const { retryAfter } = options
       const drainParts = {
-        inflight, connections, lastCall, farewell, injects, retryAfter, waitForInjects, pastNoReturn, refused
+        clock, inflight, connections, lastCall, farewell, injects, retryAfter, waitForInjects, pastNoReturn, refused
       }
       return timed(shutdown, 'drain', () => drain(drainParts, shutdown.drainBy))
     }
@@ -252,14 +255,14 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
   }
 
   async function waitForWork (shutdown: Shutdown, by: number, last: boolean): Promise<void> {
-    const startedAt = performance.now()
+    const startedAt = clock.now()
     shutdown.worked = await work.waitFor(by, event => reporter.phase('work', event), last)
-    shutdown.ms.work += performance.now() - startedAt
+    shutdown.ms.work += clock.now() - startedAt
     if (shutdown.worked.cut === 0) return
     // Cut at the deadline: the consumers still busy hand their work back (a round trip to their queue) before their
     // close() runs, which would cut that round trip short; bounded, out of the hooks' time.
     consumers.cancel().then(reporter.cancelled)
-    await withTimeout(consumers.idle(), Math.min(HAND_BACK_MS, (hooksDeadline(shutdown) - performance.now()) / 2))
+    await withTimeout(consumers.idle(), Math.min(HAND_BACK_MS, (hooksDeadline(shutdown) - clock.now()) / 2), clock)
   }
 
   /**
@@ -290,7 +293,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
     try {
       // A rejection after the deadline is handled by the race itself: never unhandled.
       const by = shutdown.deadline - closeReserve(options.timeout) / 2
-      if (!(await withTimeout(fastify.close(), by - performance.now())).done) {
+      if (!(await withTimeout(fastify.close(), by - clock.now(), clock)).done) {
         shutdown.closeFailed = true
         reporter.closeOverran()
         // The plugin's own onClose, which lets the process go, comes after the one that hangs: not waited for either.
@@ -316,7 +319,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
         refusedLater: gate.refused,
         hooks: [...await preDrainOnce(shutdown), ...outcomes],
         work: shutdown.worked,
-        durationMs: { total: performance.now() - shutdown.startedAt, ...shutdown.ms, drain: result.durationMs }
+        durationMs: { total: clock.now() - shutdown.startedAt, ...shutdown.ms, drain: result.durationMs }
       }))
     }
     return shutdown.summary
@@ -329,7 +332,7 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
 
     remaining () {
       // Asked for once a shutdown has run (the log flush before the exit): there is always one by then.
-      return current!.deadline - performance.now()
+      return current!.deadline - clock.now()
     },
 
     async shutdown (cause, error) {
@@ -365,19 +368,22 @@ export function createSequence (fastify: FastifyInstance, options: ResolvedOptio
       await beforeFastifyCloses()
       // The close phase spans Fastify's own close step: it starts here and ends in onClose.
       const shutdown = current!
-      shutdown.closeStartedAt = performance.now()
+      shutdown.closeStartedAt = clock.now()
       reporter.phase('close', 'start')
       connections.closeIdle()
-      shutdown.forceClose = setTimeout(connections.closeAll, shutdown.drainBy - shutdown.closeStartedAt)
+      const { signal } = shutdown.forceClose
+      clock.sleep(shutdown.drainBy - shutdown.closeStartedAt, signal).then(() => {
+        if (!signal.aborted) connections.closeAll()
+      })
     },
 
     async onClose () {
       const shutdown = begin('close')
-      clearTimeout(shutdown.forceClose)
+      shutdown.forceClose.abort()
       connections.letProcessGo()
       await hooksOnce(shutdown)
       if (shutdown.closeStartedAt !== null) {
-        shutdown.ms.close = performance.now() - shutdown.closeStartedAt
+        shutdown.ms.close = clock.now() - shutdown.closeStartedAt
         reporter.phase('close', 'end')
       }
       // On a signal the summary waits for fastify.close() to be over (the other plugins' onClose hooks): not here.
