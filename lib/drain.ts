@@ -59,7 +59,7 @@ export interface DrainParts {
   connections: Pick<Connections, 'http1Sockets' | 'closeIdle'>
   lastCall: Pick<LastCall, 'askToClose'>
   retryAfter: number | false
-  injects: Pick<Injects, 'drainStarts' | 'issuedEarly'>
+  injects: Pick<Injects, 'onTheirWay' | 'issuedEarly'>
   /** False for app.close(), which leaves inject() requests alone as Fastify's own close() does. */
   waitForInjects: boolean
   /** Tells the long-lived connections (HTTP/2 sessions, WebSockets) to go, once admission is closed. */
@@ -80,7 +80,7 @@ export function drain (parts: DrainParts, drainBy: number): Promise<DrainResult>
   const startedAt = clock.now()
   const lingerUntil = inflight.admittedRecently ? startedAt + LINGER_MS : 0
   const inFlight = inFlightNow(parts)
-  const early = parts.injects.drainStarts(inFlight, parts.waitForInjects)
+  const early = parts.injects.onTheirWay(inFlight, parts.waitForInjects)
   for (const exchange of inFlight) lastResponse(exchange, lastCall)
   farewell()
 

@@ -44,7 +44,7 @@ function standIns (clock: FakeClock, inFlight: Request[], { recently = false, re
     },
     connections: { http1Sockets: new Set() as never, closeIdle: () => at('closeIdle') },
     lastCall: { askToClose: () => at('askToClose') },
-    injects: { drainStarts: () => ({ onTheirWay: 0, answered: Promise.resolve() }), issuedEarly: () => false },
+    injects: { onTheirWay: () => ({ onTheirWay: 0, answered: Promise.resolve() }), issuedEarly: () => false },
     retryAfter: 5,
     waitForInjects: true,
     farewell: () => at('farewell'),
