@@ -1,5 +1,6 @@
 import { FST_GRACEFUL_CONSUMER_AFTER_SHUTDOWN, FST_GRACEFUL_INVALID_CONSUMER, show } from './errors.ts'
-import type { Hooks, ShutdownCause } from './hooks.ts'
+import type { Hooks } from './hooks.ts'
+import type { Progress } from './phase.ts'
 
 /**
  * Something that takes work from outside HTTP (a queue worker, a Kafka or RabbitMQ consumer, a polling loop). Each
@@ -41,7 +42,7 @@ export interface Cancelled { name: string, error?: unknown }
 export interface Consumers {
   add (name: unknown, consumer: unknown, options: unknown): void
   /** The first moment of a shutdown: every consumer stops taking work; what each one's pause settles on. */
-  pause (cause: ShutdownCause): Pausing[]
+  pause (): Pausing[]
   /** The drain deadline came: the consumers still busy are told to hand their work back; each with cancel()'s error. */
   cancel (): Promise<Cancelled[]>
   /** Settles once no consumer holds work any more (each pause() settled). */
@@ -72,14 +73,14 @@ function check (name: unknown, consumer: unknown): string {
  * Consumers stop at the signal, not when a hook of theirs happens to run: what they took is waited for like any work
  * in flight, handed back at the drain deadline, and their close() is a shutdown hook, before other plugins' clients.
  */
-export function createConsumers (hooks: Pick<Hooks, 'add'>): Consumers {
+export function createConsumers (hooks: Pick<Hooks, 'add'>, progress: () => Progress): Consumers {
   const consumers: Consumer[] = []
-  let pausedBy: ShutdownCause | null = null
 
   return {
     add (given, consumer: ShutdownConsumer, options) {
       const name = check(given, consumer)
-      if (pausedBy !== null) throw new FST_GRACEFUL_CONSUMER_AFTER_SHUTDOWN(name, pausedBy)
+      const { cause } = progress()
+      if (cause !== null) throw new FST_GRACEFUL_CONSUMER_AFTER_SHUTDOWN(name, cause)
       const { pause, cancel, close } = consumer
       // Checked and added as a hook first: a bad timeout leaves no half-registered consumer behind.
       if (close !== undefined) hooks.add(name, () => close.call(consumer), options)
@@ -95,9 +96,8 @@ export function createConsumers (hooks: Pick<Hooks, 'add'>): Consumers {
         paused: Promise.resolve()
       })
     },
-    pause (cause) {
+    pause () {
       // Once per instance: the sequence begins one shutdown.
-      pausedBy = cause
       return consumers.map(consumer => {
         consumer.busy = true
         const done = Promise.resolve()

@@ -1,5 +1,4 @@
-import { performance } from 'node:perf_hooks'
-import { setImmediate as afterPoll, setTimeout as sleep } from 'node:timers/promises'
+import type { Clock } from './clock.ts'
 import type { Connections } from './connections.ts'
 import { unavailable } from './gate.ts'
 import type { Exchange, Inflight } from './inflight.ts'
@@ -50,16 +49,17 @@ function cut ({ req, res, hijacked }: Exchange, retryAfter: number | false): voi
   res.end(CUT_BODY)
 }
 
-async function within (work: Promise<void>, ms: number): Promise<boolean> {
-  return (await withTimeout(work, ms)).done
+async function within (work: Promise<void>, ms: number, clock: Clock): Promise<boolean> {
+  return (await withTimeout(work, ms, clock)).done
 }
 
 export interface DrainParts {
-  inflight: Inflight
-  connections: Connections
-  lastCall: LastCall
+  clock: Clock
+  inflight: Pick<Inflight, 'exchanges' | 'forget' | 'pending' | 'admittedRecently' | 'whenIdle'>
+  connections: Pick<Connections, 'http1Sockets' | 'closeIdle'>
+  lastCall: Pick<LastCall, 'askToClose'>
   retryAfter: number | false
-  injects: Injects
+  injects: Pick<Injects, 'onTheirWay' | 'issuedEarly'>
   /** False for app.close(), which leaves inject() requests alone as Fastify's own close() does. */
   waitForInjects: boolean
   /** Tells the long-lived connections (HTTP/2 sessions, WebSockets) to go, once admission is closed. */
@@ -76,16 +76,16 @@ export interface DrainParts {
  * return, what is still in flight at the deadline is cut.
  */
 export function drain (parts: DrainParts, drainBy: number): Promise<DrainResult> {
-  const { inflight, connections, lastCall, retryAfter, farewell } = parts
-  const startedAt = performance.now()
+  const { clock, inflight, lastCall, retryAfter, farewell } = parts
+  const startedAt = clock.now()
   const lingerUntil = inflight.admittedRecently ? startedAt + LINGER_MS : 0
   const inFlight = inFlightNow(parts)
-  const early = parts.injects.drainStarts(inFlight, parts.waitForInjects)
+  const early = parts.injects.onTheirWay(inFlight, parts.waitForInjects)
   for (const exchange of inFlight) lastResponse(exchange, lastCall)
   farewell()
 
   const idle = (): Promise<void> => early.answered.then(() => inflight.whenIdle())
-  return waitUntilDrained(idle, inflight, connections, Math.min(lingerUntil, drainBy), drainBy).then(finished => {
+  return waitUntilDrained(idle, parts, Math.min(lingerUntil, drainBy), drainBy).then(finished => {
     parts.pastNoReturn()
     const left = inflight.pending()
     for (const exchange of left) cut(exchange, retryAfter)
@@ -98,7 +98,7 @@ export function drain (parts: DrainParts, drainBy: number): Promise<DrainResult>
       completed: inFlight.reduce((count, e) => cutNow.has(e) ? count : count + 1, 0) + early.onTheirWay - cutOnTheirWay,
       cut: left.length,
       refused: parts.refused(),
-      durationMs: performance.now() - startedAt,
+      durationMs: clock.now() - startedAt,
       timedOut: !finished
     }
   })
@@ -120,7 +120,7 @@ function inFlightNow ({ inflight, connections, waitForInjects }: DrainParts): Ex
  * connection goes. A response already rendered while it waits its turn behind another (pipelining) is left as it is:
  * its connection goes with the idle ones, or with the answer to the next request.
  */
-function lastResponse (exchange: Exchange, lastCall: LastCall): void {
+function lastResponse (exchange: Exchange, lastCall: DrainParts['lastCall']): void {
   const { req, res } = exchange
   if (isHttp1(req) && res.headersSent) {
     // inject()'s stand-in socket has no end(): there is no connection to close.
@@ -140,22 +140,22 @@ export const CUT_COST_MS = 0.1
 
 /** True once nothing is in flight and no idle connection is left to bring a request; false at the deadline. */
 async function waitUntilDrained (
-  idle: () => Promise<void>, inflight: Inflight, connections: Connections, lingerUntil: number, drainBy: number
+  idle: () => Promise<void>, { clock, inflight, connections }: DrainParts, lingerUntil: number, drainBy: number
 ): Promise<boolean> {
   for (;;) {
     // The fewer requests are left, the later the cut may start: the time left is checked again when it comes.
     const cutBy = (): number => drainBy - inflight.pending().length * CUT_COST_MS
-    let done = await within(idle(), cutBy() - performance.now())
-    while (!done && cutBy() > performance.now()) done = await within(idle(), cutBy() - performance.now())
+    let done = await within(idle(), cutBy() - clock.now(), clock)
+    while (!done && cutBy() > clock.now()) done = await within(idle(), cutBy() - clock.now(), clock)
     if (!done) return false
-    const linger = lingerUntil - performance.now()
+    const linger = lingerUntil - clock.now()
     if (linger > 0) {
-      await sleep(linger)
+      await clock.sleep(linger)
       continue
     }
     // From a timer or a signal, the sockets were last read up to a whole loop turn ago: a request already in a
     // connection's buffer would be lost with it (reset). The check phase comes right after the poll that reads them.
-    await afterPoll()
+    await clock.afterPoll()
     connections.closeIdle()
     if (inflight.pending().length === 0) return true
   }

@@ -2,14 +2,7 @@ import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify
 import type { Http1Sockets } from './connections.ts'
 import type { Inflight } from './inflight.ts'
 import { isHttp1, type LastCall, type RawExchange } from './last-call.ts'
-
-/**
- * Why a request is let through, or how it is turned away, depends only on this: open (no shutdown under way); begun
- * (a shutdown began but admission is still open: pre-drain hooks run); announced (serving on after the signal: served,
- * asked to close its connection); last-call (the drain: no new connection, each open one served once more); closed
- * (past the drain's point of no return).
- */
-type Admission = 'open' | 'begun' | 'announced' | 'last-call' | 'closed'
+import { reached, type Phase } from './phase.ts'
 
 /** Marks a route that answers during the drain too (the health routes): set as a key of its route config. */
 export const ADMIT = Symbol('fastify-graceful.admit')
@@ -19,14 +12,13 @@ export interface Gate {
   onRequest: onRequestHookHandler
   /** Aborts when admission closes: streams and long polls end on it. */
   readonly signal: AbortSignal
-  /** A shutdown began: still open, but every request that passes is now reported as gated. */
-  begin (): void
-  /** Keep serving, but ask every client to take its connection elsewhere (the delay window). */
-  announce (): void
-  /** The drain: new requests are refused, except the next one on each connection already open, served as its last. */
-  lastCall (): void
-  /** Past the drain's point of no return: every new request is refused with 503. */
-  close (): void
+  /**
+   * The shutdown moved on. Why a request is let through, or how it is turned away, depends only on its phase:
+   * running (no shutdown); begun (admission still open, but every request that passes is reported as gated); serving
+   * (served, asked to close its connection); draining (no new connection, each open one served once more); cutting
+   * and after (past the drain's point of no return: every new request is refused with 503).
+   */
+  enter (phase: Phase): void
   /** Requests refused since admission closed. */
   readonly refused: number
 }
@@ -60,7 +52,8 @@ function admitted (request: FastifyRequest): boolean {
 
 export function createGate (parts: GateParts): Gate {
   const { inflight, lastCall, http1Sockets, retryAfter, refuseWhenClosed, gated, arrived, issuedEarly } = parts
-  let admission: Admission = 'open'
+  // A copy of the sequence's phase, handed over at each change: the hot path reads a local, no call.
+  let phase: Phase = 'running'
   let refused = 0
   const admissionClosed = new AbortController()
   const body = unavailable('Server is shutting down')
@@ -98,18 +91,18 @@ export function createGate (parts: GateParts): Gate {
   // Registered as the hook itself, with no wrapper: while no shutdown is under way, one comparison and the bookkeeping
   // a shutdown needs (the per-request cost: bench/README.md, test/app/hot-path.test.ts).
   function onRequest (request: FastifyRequest, reply: FastifyReply, done: () => void): void {
-    if (admission !== 'open') {
+    if (phase !== 'running') {
       gated(request)
       if (!admitted(request)) arrived()
-      if (admission !== 'begun') return announcedOrClosed(request, reply, done)
+      if (phase !== 'begun') return announcedOrClosed(request, reply, done)
     }
     inflight.admit(reply)
     done()
   }
 
   function announcedOrClosed (request: FastifyRequest, reply: FastifyReply, done: () => void): void {
-    if (admission === 'announced' || admitted(request) || !refuseWhenClosed ||
-      (admission === 'last-call' && onOpenConnection(raw(reply)))) {
+    if (phase === 'serving' || admitted(request) || !refuseWhenClosed ||
+      (phase === 'draining' && onOpenConnection(raw(reply)))) {
       serveLast(reply, done)
     } else {
       refuse(reply)
@@ -118,19 +111,9 @@ export function createGate (parts: GateParts): Gate {
 
   return {
     onRequest,
-    begin () {
-      if (admission === 'open') admission = 'begun'
-    },
-    announce () {
-      if (admission === 'begun') admission = 'announced'
-    },
-    lastCall () {
-      if (admission !== 'closed') admission = 'last-call'
-      admissionClosed.abort()
-    },
-    close () {
-      admission = 'closed'
-      admissionClosed.abort()
+    enter (next) {
+      phase = next
+      if (reached(next, 'draining')) admissionClosed.abort()
     },
     signal: admissionClosed.signal,
     get refused () {

@@ -3,6 +3,7 @@ import {
 } from './errors.ts'
 import { checkDuration } from './options.ts'
 import { realClock, type Clock } from './clock.ts'
+import { NO_SHUTDOWN, type Progress } from './phase.ts'
 import { withTimeout } from './timeout.ts'
 
 export type ShutdownCause = string
@@ -55,8 +56,6 @@ const PHASES: readonly unknown[] = ['preDrain', 'postDrain']
 
 export interface Hooks {
   add (nameOrFn: unknown, fnOrOptions?: unknown, maybeOptions?: unknown): void
-  /** Once a shutdown has begun, adding a hook is an error rather than a hook that never runs. */
-  freeze (cause: ShutdownCause): void
   /** Whether any hook runs in `phase`. */
   has (phase: ShutdownHookPhase): boolean
   /** The time the post-drain hooks may need, out of `budget` ms: their limits added up, at most half the budget. */
@@ -122,18 +121,18 @@ async function runOne (hook: Hook, cause: ShutdownCause, limit: number, clock: C
   return done('failed', result.value.error)
 }
 
-export function createHooks (hookTimeout: number, clock: Clock = realClock): Hooks {
+export function createHooks (
+  hookTimeout: number, clock: Clock = realClock, progress: () => Progress = () => NO_SHUTDOWN
+): Hooks {
   const hooks: Hook[] = []
-  let frozenBy: ShutdownCause | null = null
 
   return {
     add (nameOrFn, fnOrOptions, maybeOptions) {
       const hook = parse(hookTimeout, hooks.length, nameOrFn, fnOrOptions, maybeOptions)
-      if (frozenBy !== null) throw new FST_GRACEFUL_HOOK_AFTER_SHUTDOWN(hook.name, frozenBy)
+      // Once a shutdown has begun, adding a hook is an error rather than a hook that never runs.
+      const { cause } = progress()
+      if (cause !== null) throw new FST_GRACEFUL_HOOK_AFTER_SHUTDOWN(hook.name, cause)
       hooks.push(hook)
-    },
-    freeze (cause) {
-      frozenBy ??= cause
     },
     has (phase) {
       return hooks.some(hook => hook.phase === phase)

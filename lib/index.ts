@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { beforeFastifyCloses } from './close-order.ts'
+import { realClock } from './clock.ts'
 import { watchConnections } from './connections.ts'
 import { createConsumers, type ShutdownConsumer, type ShutdownConsumerOptions } from './consumers.ts'
 import type { DrainResult } from './drain.ts'
@@ -14,6 +15,7 @@ import { refusesWhileClosing, resolveOptions, type FastifyGracefulOptions } from
 import { warnAboutNeighbours } from './neighbours.ts'
 import { watchOnResponse } from './on-response.ts'
 import { watchOutsideRoutes } from './outside.ts'
+import type { Progress } from './phase.ts'
 import { createReporter } from './report.ts'
 import { createSequence } from './sequence.ts'
 import { enroll, signalReady, warnInWorkerThread } from './signals.ts'
@@ -58,14 +60,18 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   fastify: FastifyInstance, rawOptions
 ) {
   const options = resolveOptions(rawOptions as Record<string, unknown>)
+  // The one clock every rule reads and waits on.
+  const clock = realClock
+  // Where the shutdown stands, for the parts that read it: the sequence, made last, is asked only once it exists.
+  const progress = (): Progress => sequence
   const connections = watchConnections(fastify, fastify.initialConfig.http2 === true)
-  const traffic = createTraffic(options.kubernetes)
+  const traffic = createTraffic(options.kubernetes, clock)
   const inflight = createInflight(connections.http1Sockets, SAMPLE_WINDOW_MS, watchOnResponse(fastify),
     traffic.windowEnded)
   const lastCall = createLastCall()
   const reporter = createReporter(fastify)
   const outside = watchOutsideRoutes(fastify, reporter.outsideGate)
-  const injects = watchInjects(fastify)
+  const injects = watchInjects(fastify, progress)
   const gate = createGate({
     inflight,
     lastCall,
@@ -76,11 +82,11 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
     arrived: traffic.arrived,
     issuedEarly: injects.issuedEarly
   })
-  const hooks = createHooks(options.hookTimeout)
-  const work = createWork()
-  const consumers = createConsumers(hooks)
+  const hooks = createHooks(options.hookTimeout, clock, progress)
+  const work = createWork(clock, progress)
+  const consumers = createConsumers(hooks, progress)
   const parts = { gate, inflight, hooks, connections, lastCall, reporter, work, outside, injects, traffic, consumers }
-  const sequence = createSequence(fastify, options, parts)
+  const sequence = createSequence(fastify, options, parts, clock)
 
   fastify.decorate('isShuttingDown', { getter: () => sequence.isShuttingDown })
   fastify.decorate('shutdownSignal', gate.signal)
@@ -103,10 +109,7 @@ const plugin: FastifyPluginAsync<FastifyGracefulOptions> = async function fastif
   fastify.addHook('preClose', sequence.preClose)
   // app.close() drains and runs the shutdown hooks first, ahead of Fastify's own close step and of every other
   // plugin's onClose hook (the assumption is named in lib/close-order.ts).
-  beforeFastifyCloses(fastify, () => {
-    injects.closeBegins()
-    return sequence.beforeFastifyCloses()
-  })
+  beforeFastifyCloses(fastify, sequence.beforeFastifyCloses)
   if (options.health !== false) addHealthRoutes(fastify, options.health, () => !sequence.isShuttingDown, traffic)
 
   let leave = (): void => {}

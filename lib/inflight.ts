@@ -2,6 +2,7 @@ import type { FastifyReply } from 'fastify'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http1Sockets } from './connections.ts'
 import type { OnResponse } from './on-response.ts'
+import type { Phase } from './phase.ts'
 import { busyWith } from './private.ts'
 
 /** One request in flight: its raw request and response, and its Fastify reply when it was tracked on its own. */
@@ -23,7 +24,12 @@ export interface Inflight {
   admit (reply: FastifyReply): void
   /** Tracks a request on its own, whatever its connection (the slow path, during a shutdown). */
   track (reply: FastifyReply): void
-  /** Every request in flight now, found on its connection or tracked; from here on each is followed until it closes. */
+  /** The shutdown moved on: from its first moment, each request in flight is followed through its onResponse step. */
+  enter (phase: Phase): void
+  /**
+   * Every request in flight now (during a shutdown), found on its connection or tracked; from here on each is
+   * followed until it closes.
+   */
   exchanges (): Exchange[]
   /** Stops following a request: close() does not wait for inject() requests, as Fastify's own close() does not. */
   forget (exchange: Exchange): void
@@ -51,7 +57,8 @@ export function createInflight (
   let waiters: Array<() => void> = []
   // During a shutdown only: the requests whose onResponse hooks Fastify has yet to run to the end; true once closed.
   const hooksRunning = new Map<ServerResponse, boolean>()
-  let shuttingDown = false
+  // A copy of the sequence's phase, handed over at each change: track() reads a local on the hot path (HTTP/2, inject).
+  let phase: Phase = 'running'
   // No clock read per request (bench/README.md, lockstep): a timer armed by the first request after a quiet spell,
   // kept armed by a flag while requests keep coming, and stopped by a window of `recentMs` with none. Under load: one
   // wakeup per window.
@@ -101,7 +108,7 @@ export function createInflight (
   function follow (exchange: Exchange): void {
     if (open.has(exchange.res)) return
     open.set(exchange.res, exchange)
-    if (shuttingDown) awaitOnResponse(exchange.res)
+    if (phase !== 'running') awaitOnResponse(exchange.res)
     exchange.res.on('close', responseClosed)
   }
 
@@ -125,13 +132,15 @@ export function createInflight (
       if (!http1Sockets.has(socket) || busyWith(socket) !== reply.raw) track(reply)
     },
     track,
+    enter (next) {
+      const beginning = phase === 'running'
+      phase = next
+      if (!beginning) return
+      // Only now, at the shutdown's start: until then no request pays for it.
+      onResponse.watch(fastifyDone)
+      for (const res of open.keys()) awaitOnResponse(res)
+    },
     exchanges () {
-      if (!shuttingDown) {
-        // Only now, at the shutdown's start: until then no request pays for it.
-        shuttingDown = true
-        onResponse.watch(fastifyDone)
-        for (const res of open.keys()) awaitOnResponse(res)
-      }
       for (const socket of http1Sockets) {
         const res = busyWith(socket)
         if (res !== null && res !== undefined && !res.writableEnded) {

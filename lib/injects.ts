@@ -1,18 +1,17 @@
 import type { FastifyInstance } from 'fastify'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { FST_ERR_REOPENED_CLOSE_SERVER } from './errors.ts'
+import { reached, type Progress } from './phase.ts'
 import { wrapInjectDispatch } from './private.ts'
 
 export interface Injects {
   /** An inject() request issued before the drain began: in flight, whether or not it had reached the gate by then. */
   issuedEarly (req: object): boolean
   /**
-   * The drain begins (given the requests in flight, which hold those that reached the gate): how many inject() requests
-   * issued before it have not reached the gate yet, and a promise that they have all been answered.
+   * At the drain's start (given the requests in flight, which hold those that reached the gate): how many inject()
+   * requests issued before it have not reached the gate yet, and a promise that they have all been answered.
    */
-  drainStarts (inFlight: ReadonlyArray<{ req: object }>, wait: boolean): { onTheirWay: number, answered: Promise<void> }
-  /** close() has begun: inject() fails from now on, as Fastify's does once closing (its step comes after the drain). */
-  closeBegins (): void
+  onTheirWay (inFlight: ReadonlyArray<{ req: object }>, wait: boolean): { onTheirWay: number, answered: Promise<void> }
 }
 
 /**
@@ -20,9 +19,7 @@ export interface Injects {
  * would find it at the gate only after admission closed. Each inject() call is followed from the call on, through
  * the function light-my-request dispatches it with: nothing runs for requests that arrive over a connection.
  */
-export function watchInjects (fastify: FastifyInstance): Injects {
-  let draining = false
-  let closeBegun = false
+export function watchInjects (fastify: FastifyInstance, progress: () => Progress): Injects {
   let early = new WeakSet<object>()
   // Each inject() call not answered yet, with its request once dispatched.
   const unanswered = new Map<object, object | undefined>()
@@ -35,14 +32,15 @@ export function watchInjects (fastify: FastifyInstance): Injects {
 
   const inject = fastify.inject
   fastify.inject = function (this: FastifyInstance, ...args: unknown[]) {
-    if (closeBegun) {
+    // close() has begun: inject() fails from now on, as Fastify's does once closing (its step comes after the drain).
+    if (progress().closeCalled) {
       const callback = args[1]
       if (typeof callback !== 'function') return Promise.reject(new FST_ERR_REOPENED_CLOSE_SERVER())
       callback(new FST_ERR_REOPENED_CLOSE_SERVER())
       return
     }
     const chain = (inject as (...args: unknown[]) => unknown).apply(this, args)
-    if (draining) return chain
+    if (reached(progress().phase, 'draining')) return chain
     const token = {}
     // With a callback, or once closed, inject() dispatches at once or fails: nothing is on its way.
     const followed = wrapInjectDispatch(chain, dispatch => function (
@@ -58,14 +56,10 @@ export function watchInjects (fastify: FastifyInstance): Injects {
   } as FastifyInstance['inject']
 
   return {
-    closeBegins () {
-      closeBegun = true
-    },
     issuedEarly (req) {
       return early.has(req)
     },
-    drainStarts (inFlight, wait) {
-      draining = true
+    onTheirWay (inFlight, wait) {
       if (!wait) {
         early = new WeakSet()
         return { onTheirWay: 0, answered: Promise.resolve() }

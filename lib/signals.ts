@@ -29,26 +29,31 @@ export interface Participant {
 export const WATCHDOG_LATE_MS = 20
 
 /**
- * The process has one set of signal listeners however many instances register the plugin:
- * one signal shuts every instance down, and the process exits once, after all of them, with the worst code.
+ * The process has one set of signal listeners however many instances register the plugin: one signal shuts every
+ * instance down, and the process exits once, after all of them, with the worst code. Its state, in one place.
  */
-const participants = new Set<Participant>()
-let listeners: { close (): void, uninstall (): void } | null = null
-let running = false
-/** The participants of the shutdown under way: they hear of a second signal even after they left. */
-let involved: Participant[] = []
-
-function interrupt (what: string): void {
-  for (const participant of involved) participant.interrupted(what)
+const processWide = {
+  /** The enrolled instances. */
+  participants: new Set<Participant>(),
+  /** close-with-grace's listeners, while installed. */
+  listeners: null as { close (): void, uninstall (): void } | null,
+  /** The signal listeners this module installed, so that other code's listeners can be told apart. */
+  own: new Set<Function>(),
+  /** The one shutdown once it began: its exit code, or null when the process ends on its own (exit: false). */
+  shutdown: null as Promise<number | null> | null,
+  /** The participants of the shutdown under way: they hear of a second signal even after they left. */
+  involved: [] as Participant[],
+  /** An uncaught error started the shutdown: the exit code is 1. */
+  crashed: false,
+  /** Uncaught errors once the shutdown is under way: each is logged and makes the exit code 1; the deadline holds. */
+  errorsDuring: 0,
+  /** PM2 was told 'ready'. */
+  readySent: false
 }
 
-/** The uncaught error that started the shutdown, handed from the error listener to close-with-grace's callback. */
-let crash: { error: unknown } | null = null
-/**
- * Uncaught errors once the shutdown is under way: each is logged and makes the exit code 1; the deadline still
- * holds.
- */
-let errorsDuring = 0
+function interrupt (what: string): void {
+  for (const participant of processWide.involved) participant.interrupted(what)
+}
 
 /**
  * A shutdown no signal started (an uncaught error, PM2's message, the cluster primary's loss): close-with-grace's
@@ -56,7 +61,7 @@ let errorsDuring = 0
  * after a crash), and only a second one ends the process at once.
  */
 function startWithoutSignal (cause: ShutdownCause, error?: unknown): void {
-  shutdownOnce(cause, error).then(() => process.exit(0), () => process.exit(1))
+  shutdownOnce(cause, error).then(code => { if (code !== null) process.exit(code) })
 }
 
 /**
@@ -66,12 +71,12 @@ function startWithoutSignal (cause: ShutdownCause, error?: unknown): void {
 function onError (error: unknown): void {
   // A channel subscriber's error: lib/channels.ts logs it, and it changes nothing.
   if (fromSubscriber()) return
-  if (running) {
-    errorsDuring++
-    for (const participant of involved) participant.uncaught(error)
+  if (processWide.shutdown !== null) {
+    processWide.errorsDuring++
+    for (const participant of processWide.involved) participant.uncaught(error)
     return
   }
-  crash = { error }
+  processWide.crashed = true
   startWithoutSignal('error', error)
 }
 const ERROR_EVENTS = ['uncaughtException', 'unhandledRejection'] as const
@@ -109,29 +114,26 @@ function onPrimaryGone (this: ClusterWorker): void {
   startWithoutSignal('disconnect')
 }
 
-/** The listeners this module installed, so that other code's listeners can be told apart. */
-const own = new Set<Function>()
-
 /** Listeners on `signal` that this plugin did not install: somebody else who may exit the process first. */
 export function foreignListeners (signal: string): Function[] {
-  return process.listeners(signal as NodeJS.Signals).filter(listener => !own.has(listener))
+  return process.listeners(signal as NodeJS.Signals).filter(listener => !processWide.own.has(listener))
 }
 
-let readySent = false
 /** For PM2's wait_ready: the first instance listening says so, once per process. */
 export function signalReady (): void {
-  if (readySent || !underPm2()) return
-  readySent = true
+  if (processWide.readySent || !underPm2()) return
+  processWide.readySent = true
   process.send!('ready')
 }
 
 function install (): void {
-  listeners?.uninstall()
+  const { participants, own } = processWide
+  processWide.listeners?.uninstall()
   own.clear()
   process.removeListener('message', onMessage)
   clusterWorker()?.removeListener('disconnect', onPrimaryGone)
   for (const event of ERROR_EVENTS) process.removeListener(event, onError)
-  listeners = null
+  processWide.listeners = null
   if (participants.size === 0) return
   if (underPm2()) process.on('message', onMessage)
   clusterWorker()?.on('disconnect', onPrimaryGone)
@@ -141,29 +143,32 @@ function install (): void {
     ...CLOSE_WITH_GRACE_SIGNALS.filter(signal => !wanted.has(signal)), 'beforeExit' as const, ...ERROR_EVENTS
   ]
   const before = new Set(CLOSE_WITH_GRACE_SIGNALS.flatMap(signal => process.listeners(signal)))
-  listeners = closeWithGrace({
+  processWide.listeners = closeWithGrace({
     delay: false,
     logger: false,
     skip,
     onSecondSignal: signal => interrupt(`second ${signal}`)
     // Called back on a signal only (errors and PM2's message start the shutdown themselves): a signal during a shutdown
-    // already under way joins it.
-  }, ({ signal }) => shutdownOnce(signal as ShutdownCause))
+    // already under way joins it. done() makes close-with-grace exit, 0 or 1; with exit: false it is never called.
+  }, ({ signal }: { signal?: NodeJS.Signals }, done: (error?: Error) => void) => {
+    shutdownOnce(signal as ShutdownCause).then(code => {
+      if (code !== null) done(code === 0 ? undefined : new Error('graceful shutdown ended with exit code 1'))
+    }, done)
+  })
   for (const signal of wanted) {
     for (const listener of process.listeners(signal as NodeJS.Signals)) if (!before.has(listener)) own.add(listener)
   }
 }
 
-let shutdown: Promise<void> | null = null
 /** The process's one shutdown, however it began: a signal after the cluster primary went away joins it. */
-function shutdownOnce (cause: ShutdownCause, error?: unknown): Promise<void> {
-  return (shutdown ??= run(cause, error))
+function shutdownOnce (cause: ShutdownCause, error?: unknown): Promise<number | null> {
+  return (processWide.shutdown ??= run(cause, error))
 }
 
-async function run (cause: ShutdownCause, error?: unknown): Promise<void> {
-  running = true
+/** Every instance shuts down at once; the exit code once all are done (null with exit: false: no exit at all). */
+async function run (cause: ShutdownCause, error?: unknown): Promise<number | null> {
   const began = performance.now()
-  const all = involved = [...participants]
+  const all = processWide.involved = [...processWide.participants]
   const limit = Math.max(...all.map(participant => participant.timeout))
   const exit = all.every(participant => participant.exit)
   // The last word on the deadline, whatever hangs: participants bound their own work well before this.
@@ -178,11 +183,8 @@ async function run (cause: ShutdownCause, error?: unknown): Promise<void> {
   clearTimeout(hardStop)
   clearTimeout(late)
   // The watchdog stays to the end: exit handlers can hang too (pino's last flushSync() to a full pipe).
-  // close-with-grace exits 0 when this resolves and 1 when it rejects; with exit: false it must do neither.
-  if (!exit) return new Promise(() => {})
-  if (Math.max(...codes) > 0 || errorsDuring > 0 || crash !== null) {
-    throw new Error('graceful shutdown ended with exit code 1')
-  }
+  if (!exit) return null
+  return Math.max(...codes) > 0 || processWide.errorsDuring > 0 || processWide.crashed ? 1 : 0
 }
 
 /** Signals reach the main thread only: an app in a worker thread waits for one that never comes. */
@@ -200,9 +202,9 @@ export function warnInWorkerThread (
 
 /** Joins the process-wide shutdown; returns the way out (idempotent). */
 export function enroll (participant: Participant): () => void {
-  participants.add(participant)
-  if (!running) install()
+  processWide.participants.add(participant)
+  if (processWide.shutdown === null) install()
   return () => {
-    if (participants.delete(participant) && !running) install()
+    if (processWide.participants.delete(participant) && processWide.shutdown === null) install()
   }
 }

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { FST_GRACEFUL_INVALID_WORK, show } from './errors.ts'
-import { realClock, type Clock } from './clock.ts'
+import type { Clock } from './clock.ts'
+import { reached, type Progress } from './phase.ts'
 import { withTimeout } from './timeout.ts'
 
 /**
@@ -21,8 +22,6 @@ export interface Work {
   add (promise: unknown, origin: 'request' | 'app', log: FastifyBaseLogger): void
   /** A consumer's pause (lib/consumers.ts): waited for like work, until the drain deadline; `what` names it in logs. */
   follow (done: Promise<unknown>, what: string, log: FastifyBaseLogger): void
-  /** From now on, settled work is counted for the summary (called when admission closes). */
-  count (): void
   /**
    * Waits for the work still running, until `by` (a time on the clock). After the last call, or once the deadline
    * cut some work, later work is no longer waited for; app.drain() alone is not the last: close() waits again.
@@ -39,10 +38,11 @@ function thenable (value: unknown): boolean {
   }
 }
 
-export function createWork (clock: Clock = realClock): Work {
+export function createWork (clock: Clock, progress: () => Progress): Work {
   const running = new Set<Promise<void>>()
   const result: WorkResult = { finished: 0, failed: 0, cut: 0 }
-  let counting = false
+  // Work settled once admission closed is counted for the summary.
+  const counting = (): boolean => reached(progress().phase, 'draining')
   /** Why the shutdown no longer waits for work: its deadline cut some, or its last wait is over. */
   let closedBy: 'deadline' | 'end' | null = null
   /** While the shutdown waits for work, since when (on the clock); null otherwise. */
@@ -52,9 +52,9 @@ export function createWork (clock: Clock = realClock): Work {
   function follow (promise: unknown, what: string, log: FastifyBaseLogger): void {
     // Caught at once, so a rejection is logged and counted, never an unhandled rejection that ends the process.
     const tracked: Promise<void> = Promise.resolve(promise).then(() => {
-      if (counting && closedBy === null) result.finished++
+      if (counting() && closedBy === null) result.finished++
     }, (err: unknown) => {
-      if (counting && closedBy === null) result.failed++
+      if (counting() && closedBy === null) result.failed++
       log.error({ graceful: { event: 'work', outcome: 'failed' }, err }, `${what} failed`)
     }).finally(() => running.delete(tracked))
     if (closedBy === null) running.add(tracked)
@@ -81,9 +81,6 @@ export function createWork (clock: Clock = realClock): Work {
       follow(promise, `work passed to ${origin}.waitUntil()`, log)
     },
     follow,
-    count () {
-      counting = true
-    },
     async waitFor (by, phase, last) {
       if (closedBy !== null) return { ...result }
       const busy = running.size > 0

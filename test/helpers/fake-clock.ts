@@ -25,6 +25,7 @@ export function fakeClock (): FakeClock {
         }, { once: true })
       })
     },
+    afterPoll: () => Promise.resolve(),
     async advance (ms) {
       const until = time + ms
       for (;;) {

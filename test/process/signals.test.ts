@@ -152,6 +152,14 @@ t.test('exit: false runs the shutdown but leaves the exit to the event loop', as
   t.match(summaryOf(child), { exitCode: 0 })
 })
 
+t.test('exit: false and a crash: the shutdown runs, and the process is left to end by itself', async t => {
+  const child = await start('app.ts', { options: { exit: false }, hooks: [{ name: 'db', behaviour: 'ok' }] }, t)
+  await request(child.ports[0]!, '/crash')
+  const { code } = await child.exited()
+  t.equal(code, 0, 'no exit code of the plugin\'s: the process ended by itself once the server was closed')
+  t.match(summaryOf(child), { cause: 'error', exitCode: 1 })
+})
+
 t.test('signals: false installs no process listener; signals: [] handles crashes only', async t => {
   const none = await start('app.ts', { options: { signals: false } }, t)
   t.equal(none.ready.sigterm, 0)
