@@ -1,4 +1,4 @@
-// Faults during the shutdown (issue 25): PostgreSQL stopped (pg_ctl -m immediate) or Redis killed (SIGKILL) at
+// Faults during the shutdown: PostgreSQL stopped (pg_ctl -m immediate) or Redis killed (SIGKILL) at
 // SIGTERM. The hook or consumer that needs the dependency fails or times out within its own limit; nothing hangs: exit 1
 // within timeout + 1 s, and the summary line says exit code 1 with the failed or timed-out step counted.
 import t from 'tap'

@@ -1,4 +1,4 @@
-// Standalone runner for the orders service with real dependencies (issue 25): prints a table (or JSON with --json).
+// Standalone runner for the orders service with real dependencies: prints a table (or JSON with --json).
 //   node test/e2e/orders.mjs [variant[:deploys] ...] [--deploys N] [--fault pg|redis] [--slow N --timeout MS] [--parallel N]
 //                            [--json] [--keep]
 //     variants: plugin-first plugin-last readme-quickstart consumer example plain (default: all; example: examples/orders-service.mjs)

@@ -1,4 +1,4 @@
-// Nothing lost with real dependencies (issue 25): an orders service on a real PostgreSQL 15 (@fastify/postgres) and a
+// Nothing lost with real dependencies: an orders service on a real PostgreSQL 15 (@fastify/postgres) and a
 // BullMQ worker on a real redis-server, 16 keep-alive clients creating orders, SIGTERM mid-load, then a second instance
 // consumes what is left. Every acknowledged order is processed exactly once, no job fails or is left behind, the
 // instance exits 0 within its timeout: with the plugin registered first and last, with the README's quick-start code,
