@@ -46,6 +46,20 @@ function destroyOnceEnded (this: Socket): void {
   this.destroy()
 }
 
+function destroyWhenEnded (socket: Socket): void {
+  if (socket.writableFinished) socket.destroy()
+  else socket.once('finish', destroyOnceEnded)
+}
+
+function closeSession (session: Http2Session): void {
+  session.close()
+}
+
+/** The event on which a connection of `server` is ready for HTTP/2: over TLS, once its handshake is over. */
+function lateConnection (server: object): 'secureConnection' | 'connection' {
+  return server instanceof TlsServer ? 'secureConnection' : 'connection'
+}
+
 /**
  * Every connection is watched here, one entry per connection and nothing per request: the HTTP/1 sockets (where a
  * shutdown finds the requests in flight), TLS connections until their handshake ends, and on HTTP/2 servers the
@@ -141,9 +155,14 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
       for (const session of sessions) session.close()
       // Its streams over, Node ends a closed session's socket and waits for the peer's FIN, which a proxy may never
       // send (HAProxy over TLS); session.destroy() no longer reaches that socket, and server.close() waits for it.
-      for (const socket of sessionSockets) {
-        if (socket.writableFinished) socket.destroy()
-        else socket.once('finish', destroyOnceEnded)
+      for (const socket of sessionSockets) destroyWhenEnded(socket)
+      // A connection accepted before the port closed whose TLS handshake ends only now (a balancer's health check,
+      // opened every 250 ms, often is) starts its session late: it gets GOAWAY as it begins, and its socket goes the
+      // same way, or it holds close() until the force-close at the drain deadline.
+      if (!http2) return
+      for (const server of servers) {
+        server.on('session', closeSession)
+        server.on(lateConnection(server), destroyWhenEnded)
       }
     },
     closeIdle () {

@@ -51,7 +51,7 @@ export async function runRollingRestart (opts) {
 
   const launch = (inst) => {
     const proc = start(process.execPath, [app], {
-      env: { LOG_LEVEL: 'warn', ...env, ...tls, PROTO: proto, PORT: String(inst.port), HOST: '127.0.0.1' },
+      env: { LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'warn', ...env, ...tls, PROTO: proto, PORT: String(inst.port), HOST: '127.0.0.1' },
       log: join(dir, `${inst.name}-${generation++}.log`)
     })
     procs.push(proc)
