@@ -16,11 +16,13 @@ export const EXITING_MS = 1000
 const SCRIPT = `'use strict'
 const { workerData: { at, timeout, exiting, killAfter, exitingMs } } = require('node:worker_threads')
 const { write } = require('node:fs')
+// The line is written by the thread pool; a full stderr must not hold what comes next for more than a moment, and a
+// busy machine's thread pool must not lose the line before a SIGKILL: 25 ms.
 const say = (line, then) => {
   let done = false
   const next = () => { if (!done) { done = true; then() } }
   write(2, 'fastify-graceful: ' + line + '\\n', next)
-  setTimeout(next, 5)
+  setTimeout(next, 25)
 }
 const kill = () => process.kill(process.pid, 'SIGKILL')
 setTimeout(() => {
