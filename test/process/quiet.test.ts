@@ -54,9 +54,10 @@ t.test('health probes only: the port stays open until the checker has been answe
 t.test('light traffic: every request a balancer sends until it takes the instance out is served', async t => {
   const child = await start('app.ts', { options: { health: true, timeout: 10_000 } }, t)
   const port = child.ports[0]!
-  // A balancer with 'fall 2': out of rotation after two 503s in a row; a request every 300 ms while in rotation.
-  const checker = every(port, '/health/ready', 200, sent => sent.filter(({ answer }) => answer.status === 503).length < 2)
-  const inRotation = (): boolean => checker.sent.filter(({ answer }) => answer.status === 503).length < 2
+  // A balancer with 'fall 3': out of rotation after three 503s in a row, at least 400 ms after the signal; a request
+  // every 300 ms while in rotation, so at least one comes after the signal.
+  const checker = every(port, '/health/ready', 200, sent => sent.filter(({ answer }) => answer.status === 503).length < 3)
+  const inRotation = (): boolean => checker.sent.filter(({ answer }) => answer.status === 503).length < 3
   const traffic = every(port, '/', 300, () => inRotation())
   // The traffic's pace before the signal: a few of its gaps.
   await until(() => checker.sent.length >= 3 && traffic.sent.length >= 5)
