@@ -80,7 +80,7 @@ t.test('light traffic: every request a balancer sends until it takes the instanc
 })
 
 /** A checker and traffic that never stop, across a SIGTERM: what the traffic got, and when the signal went. */
-async function endless (options: Record<string, unknown>, t: Test): Promise<{ child: Child, code: number | null, sent: Sent[], signalledAt: number }> {
+async function endless (options: Record<string, unknown>, t: Test, hold?: { at: number, ms: number }): Promise<{ child: Child, code: number | null, sent: Sent[], signalledAt: number }> {
   const child = await start('app.ts', { options: { health: true, ...options } }, t)
   const port = child.ports[0]!
   let stop = false
@@ -89,14 +89,18 @@ async function endless (options: Record<string, unknown>, t: Test): Promise<{ ch
   await until(() => checker.sent.length >= 3 && traffic.sent.length >= 10)
   const signalledAt = Date.now()
   child.process.kill('SIGTERM')
+  // A slow request sent `at` ms after the signal keeps the process there for a while, its port closed or not.
+  const held = hold === undefined ? undefined : sleep(hold.at).then(() => request(port, `/slow?ms=${hold.ms}`))
   const { code } = await child.exited()
+  await held
   stop = true
   await Promise.all([checker.done, traffic.done])
   return { child, code, sent: traffic.sent, signalledAt }
 }
 
 t.test('traffic that never stops: the port closes at maxDelay', async t => {
-  const { child, code, sent, signalledAt } = await endless({ timeout: 10_000, maxDelay: 1500 }, t)
+  // A request in flight across the bound holds the process after the port closed: long enough to see it closed.
+  const { child, code, sent, signalledAt } = await endless({ timeout: 10_000, maxDelay: 1500 }, t, { at: 1200, ms: 1000 })
   t.equal(code, 0)
   t.match(served(child), { ended: 'bound' })
   t.ok(served(child)!.durationMs >= 1450 && served(child)!.durationMs < 3000, `served ${served(child)!.durationMs} ms`)
