@@ -31,6 +31,8 @@ export interface Connections {
    * a byte (a browser's preconnect, TLS before its handshake, HTTP/2 before its preface).
    */
   closeIdle (): void
+  /** Some connection is open (HTTP/1, HTTP/2, or a TLS handshake): a client may still send a request on it. */
+  open (): boolean
   /** No request in flight on any connection, no HTTP/2 session: closing takes no waiting. */
   quiet (): boolean
   /** The last resort once the close phase has used its time: every remaining connection goes. */
@@ -177,6 +179,10 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
       for (const socket of sessionSockets) if (socket.bytesRead === 0) socket.destroy()
       for (const socket of http1Sockets) if (busyWith(socket) === undefined && socket.bytesRead === 0) socket.destroy()
       for (const socket of handshaking) socket.destroy()
+    },
+    open () {
+      if (sessions.size > 0 || sessionSockets.size > 0 || handshaking.size > 0) return true
+      return http1Sockets[Symbol.iterator]().next().done !== true
     },
     quiet () {
       if (sessions.size > 0) return false

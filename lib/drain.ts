@@ -26,7 +26,8 @@ export interface DrainResult {
  * How long after the drain starts its idle connections stay open when requests were still arriving just before (in the
  * traffic's last sample window or two, SAMPLE_WINDOW_MS in lib/traffic.ts): a client that was just handed a keep-alive
  * response, or has just connected, sends its request into a Connection: close answer instead of racing a socket close.
- * With none in the last window, idle connections go at once. Not the sample window: changing one leaves the other.
+ * With none in the last window, or no connection left open, idle connections go at once. Not the sample window:
+ * changing one leaves the other.
  */
 export const LINGER_MS = 250
 
@@ -56,7 +57,7 @@ async function within (work: Promise<void>, ms: number, clock: Clock): Promise<b
 export interface DrainParts {
   clock: Clock
   inflight: Pick<Inflight, 'exchanges' | 'forget' | 'pending' | 'admittedRecently' | 'whenIdle'>
-  connections: Pick<Connections, 'http1Sockets' | 'closeIdle'>
+  connections: Pick<Connections, 'http1Sockets' | 'closeIdle' | 'open'>
   lastCall: Pick<LastCall, 'askToClose'>
   retryAfter: number | false
   injects: Pick<Injects, 'onTheirWay' | 'issuedEarly'>
@@ -148,8 +149,10 @@ async function waitUntilDrained (
     let done = await within(idle(), cutBy() - clock.now(), clock)
     while (!done && cutBy() > clock.now()) done = await within(idle(), cutBy() - clock.now(), clock)
     if (!done) return false
+    // Only a connection that is still open can bring a request: with none (inject() alone, or every client gone), no
+    // linger.
     const linger = lingerUntil - clock.now()
-    if (linger > 0) {
+    if (linger > 0 && connections.open()) {
       await clock.sleep(linger)
       continue
     }

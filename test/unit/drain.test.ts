@@ -22,7 +22,7 @@ function request (): Request {
 }
 
 /** The parts a drain is given, each a few lines; `log` says what the drain did to them, and when. */
-function standIns (clock: FakeClock, inFlight: Request[], { recently = false, refused = 2 } = {}) {
+function standIns (clock: FakeClock, inFlight: Request[], { recently = false, refused = 2, connected = true } = {}) {
   const open = new Set<Exchange>(inFlight)
   let waiters: Array<() => void> = []
   const log: string[] = []
@@ -42,7 +42,7 @@ function standIns (clock: FakeClock, inFlight: Request[], { recently = false, re
       forget: exchange => { open.delete(exchange) },
       whenIdle: () => open.size === 0 ? Promise.resolve() : new Promise(resolve => { waiters.push(resolve) })
     },
-    connections: { http1Sockets: new Set() as never, closeIdle: () => at('closeIdle') },
+    connections: { http1Sockets: new Set() as never, closeIdle: () => at('closeIdle'), open: () => connected },
     lastCall: { askToClose: () => at('askToClose') },
     injects: { onTheirWay: () => ({ onTheirWay: 0, answered: Promise.resolve() }), issuedEarly: () => false },
     retryAfter: 5,
@@ -70,6 +70,15 @@ t.test('requests lately: idle connections stay open for the linger, then go', as
   await clock.advance(2000)
   t.match(await drained, { durationMs: LINGER_MS, timedOut: false })
   t.same(log, ['farewell at 0', `closeIdle at ${LINGER_MS}`, `pastNoReturn at ${LINGER_MS}`])
+})
+
+t.test('requests lately but no connection left open (inject() alone, or every client gone): no linger', async t => {
+  const clock = fakeClock()
+  const { parts, log } = standIns(clock, [], { recently: true, connected: false })
+  const drained = drain(parts, 1000)
+  await clock.advance(2000)
+  t.match(await drained, { durationMs: 0, timedOut: false })
+  t.same(log, ['farewell at 0', 'closeIdle at 0', 'pastNoReturn at 0'])
 })
 
 t.test('the linger never outlasts the drain deadline', async t => {
