@@ -153,7 +153,7 @@ t.test('exit: false runs the shutdown but leaves the exit to the event loop', as
 })
 
 t.test('exit: false and a crash: the shutdown runs, and the process is left to end by itself', async t => {
-  const child = await start('app.ts', { options: { exit: false }, hooks: [{ name: 'db', behaviour: 'ok' }] }, t)
+  const child = await start('app.ts', { options: { exit: false, timeout: 2000 }, hooks: [{ name: 'db', behaviour: 'ok' }] }, t)
   await request(child.ports[0]!, '/crash')
   const { code } = await child.exited()
   t.equal(code, 0, 'no exit code of the plugin\'s: the process ended by itself once the server was closed')
