@@ -17,18 +17,16 @@ export interface Child {
   stderr: () => string
 }
 
-const tapTypeScript = /^--import=.*@tapjs\/typescript\//
-const tapMock = /^--import=.*@tapjs\/mock\//
 const ourTypeScript = '--import=./test/helpers/ts-loader.mjs'
 
 /**
- * The test's own loader and coverage flags, less the --no-warnings that tap adds on some Node lines, and less what a
- * fixture does not need: tap's TypeScript loader (test/helpers/ts-loader.mjs loads TypeScript first; ts-node alone
- * costs a second per process on Node 20) and t.mockImport's hooks (a quarter of a second; a fixture mocks nothing).
+ * The test's own loader and coverage flags, less the --no-warnings that tap adds on some Node lines. tap's own
+ * TypeScript plugin (ts-node) and mock plugin are left out of the tests' processes (package.json, tap.plugin), and so
+ * of the fixtures' too.
  */
 export function nodeArgs (): string[] {
   return process.execArgv
-    .filter(arg => arg !== '--no-warnings' && !tapMock.test(arg) && !tapTypeScript.test(arg))
+    .filter(arg => arg !== '--no-warnings')
     // Named from the project's root in package.json: a child may run elsewhere.
     .map(arg => arg === ourTypeScript ? `--import=${new URL('./ts-loader.mjs', import.meta.url).href}` : arg)
 }
