@@ -6,6 +6,11 @@ import type { Worker } from 'node:worker_threads'
 export const KILL_AFTER_MS = 50
 /** How long the exit itself may take once begun (exit handlers, a log transport's last flush) before the kill. */
 export const EXITING_MS = 1000
+/**
+ * From the deadline, when the guard process kills this one if it still runs: after the watchdog's own kill would have
+ * come (KILL_AFTER_MS + EXITING_MS), for the case where Node's exit stopped the watchdog and then hung.
+ */
+export const GUARD_AFTER_MS = KILL_AFTER_MS + EXITING_MS + 250
 
 /**
  * The watchdog's own thread: a plain script, so the build has nothing to bundle and the app's preloads do not load.
@@ -14,7 +19,7 @@ export const EXITING_MS = 1000
  * so the process is killed with SIGKILL shortly after. Writes go to fd 2 without waiting: stderr may be full too.
  */
 const SCRIPT = `'use strict'
-const { workerData: { at, timeout, exiting, killAfter, exitingMs } } = require('node:worker_threads')
+const { workerData: { at, timeout, exiting, killAfter, exitingMs, guardAfter } } = require('node:worker_threads')
 const { write } = require('node:fs')
 // The line is written by the thread pool; a full stderr must not hold what comes next for more than a moment, and a
 // busy machine's thread pool must not lose the line before a SIGKILL: 25 ms.
@@ -25,7 +30,20 @@ const say = (line, then) => {
   setTimeout(next, 25)
 }
 const kill = () => process.kill(process.pid, 'SIGKILL')
+// Node's exit stops this thread, then waits for its thread pool, where a write to a full pipe (an async log line) can
+// be stuck for ever: a process of its own ends this one if it still runs a moment after this thread's own kill would
+// have. It reads its parent's pid anew each time, so it never hits a recycled pid, and ends once its parent is gone.
+const guard = () => {
+  const pid = process.pid
+  const code = 'const end = Date.now() + ' + guardAfter + '; setInterval(() => {' +
+    ' if (process.ppid !== ' + pid + ') process.exit();' +
+    ' if (Date.now() >= end) { try { process.kill(' + pid + ', "SIGKILL") } catch {} process.exit() } }, 10)'
+  try {
+    require('node:child_process').spawn(process.execPath, ['-e', code], { stdio: 'ignore', env: {} }).unref()
+  } catch {}
+}
 setTimeout(() => {
+  guard()
   say('the graceful shutdown was still running at its deadline (timeout ' + timeout +
     ' ms): exiting with code 1', () => {
     try {
@@ -62,7 +80,9 @@ export function startWatchdog (
   const at = performance.timeOrigin + began + timeout
   // Set by the main thread as its exit begins, so the watchdog leaves the exit handlers their time.
   const exiting = new Int32Array(new SharedArrayBuffer(4))
-  const workerData = { at, timeout, exiting, killAfter: KILL_AFTER_MS, exitingMs: EXITING_MS }
+  const workerData = {
+    at, timeout, exiting, killAfter: KILL_AFTER_MS, exitingMs: EXITING_MS, guardAfter: GUARD_AFTER_MS
+  }
   let worker: Worker
   try {
     const threads = load()

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fixture, nodeArgs, nodeEnv } from '../helpers/child.ts'
 import { request } from '../helpers/http.ts'
-import { EXITING_MS } from '../../lib/watchdog.ts'
+import { EXITING_MS, GUARD_AFTER_MS } from '../../lib/watchdog.ts'
 
 /** The system call the process's main thread is in now (x86-64 and arm64 numbers of write), or 'running'. */
 function inWrite (pid: number): boolean {
@@ -69,12 +69,15 @@ t.test('blocked in write(2) before the signal (sync destination, full pipe): the
   t.equal(ended, null, 'still running 2 s past the deadline: nothing of the plugin ran')
 })
 
-t.test('an asynchronous destination on a full stdout (non-blocking): the signal is handled, exit 1 at the deadline', async t => {
-  // The shutdown runs; pino's last flushSync() in the exit handlers retries for ever: the watchdog ends it.
+t.test('an asynchronous destination on a full stdout: the signal is handled, the process ends at the deadline', async t => {
+  // The shutdown runs and the watchdog asks for exit 1 at the deadline. When a log line's write is stuck in the thread
+  // pool (the pipe is full), Node's exit stops the watchdog and then waits for that write for ever: the guard process
+  // kills it (before it, 1 run in 3 on Node 24 and 26 never ended).
   const ended = await blockedThenSignalled(t, 'async', 10_000, 1)
   t.not(ended, null, 'exited')
-  t.same({ code: ended?.code, signal: ended?.signal }, { code: 1, signal: null })
-  t.ok(ended!.ms < 2000 + 1500, `at the deadline (${ended!.ms} ms after SIGTERM)`)
+  t.ok(ended?.code === 1 || ended?.signal === 'SIGKILL', `exit 1, or SIGKILL from the guard (${ended?.code}, ${ended?.signal})`)
+  const bound = ended?.signal === 'SIGKILL' ? GUARD_AFTER_MS : 0
+  t.ok(ended!.ms < 2000 + bound + 1500, `at the deadline (${ended!.ms} ms after SIGTERM)`)
 })
 
 t.test('an asynchronous destination on a full blocking pipe: SIGKILL after the exit\'s grace', async t => {
