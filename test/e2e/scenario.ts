@@ -17,6 +17,8 @@ export interface ScenarioResult {
   forcedKills: number
   exitCodes?: Array<number | string>
   exitMs?: number[]
+  /** Per restart: the old instance's pid, SIGTERM → exit, and the plugin's log lines of its shutdown. */
+  shutdowns?: Array<{ pid: number, ms: number, lines: string[] }>
   durationMs: number
   events: Array<{ at: number, what: string }>
 }
@@ -109,12 +111,21 @@ export async function rollingRestart (t: Test, which: Rolling, title: string, li
   if (plugin === undefined || plain === undefined) throw new Error('both scenarios must report')
 
   for (const f of plugin.failures.slice(0, 20)) t.comment(`plugin failure: ${JSON.stringify(f)}`)
+  if (plugin.failed > 0) {
+    // When each restart happened (ms from the start, as the failures' `at`), and what each old instance logged.
+    t.comment(`plugin events:\n${plugin.events.map(e => `${e.at} ${e.what}`).join('\n')}`)
+    for (const s of plugin.shutdowns!) t.comment(`shutdown of pid ${s.pid}, ${s.ms} ms:\n${s.lines.join('\n')}`)
+  }
   t.comment(`plain Fastify: ${plain.failed} client-visible failures out of ${plain.requests} requests (${JSON.stringify(plain.byKind)})`)
   t.equal(plugin.failed, 0, `no client-visible failure with the plugin (${plugin.requests} requests, ${plugin.restarts} restarts)`)
   t.equal(plugin.forcedKills, 0, 'every instance exited by itself before the grace period')
   t.same(plugin.exitCodes, Array(plugin.restarts).fill(0), 'every instance exited with code 0 (no deadline hit, no hook failed)')
   t.ok(plugin.restarts >= restarts(which), `at least ${restarts(which)} restarts, each instance at least twice`)
   const slowest = Math.max(...plugin.exitMs!)
+  // What a slow instance logged of its shutdown (how long it served on, and why; each phase's time): where it waited.
+  for (const slow of plugin.shutdowns!.filter(s => s.ms > EXIT_LIMIT_MS[which])) {
+    t.comment(`slow exit, pid ${slow.pid}, ${slow.ms} ms:\n${slow.lines.join('\n')}`)
+  }
   t.ok(slowest <= EXIT_LIMIT_MS[which], `SIGTERM → exit at most ${EXIT_LIMIT_MS[which]} ms: ${plugin.exitMs!.join(', ')} ms`)
   t.ok(plugin.get > 500 && plugin.post > 500, 'GET and POST load ran throughout')
   t.ok(plain.requests > 500 && plain.restarts >= plainRestarts(which), `plain Fastify baseline ran: ${plain.failed} failures out of ${plain.requests}`)

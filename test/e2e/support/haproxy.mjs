@@ -78,7 +78,7 @@ ${servers.map(({ name, port }) => `  server ${name} 127.0.0.1:${port}${SERVER_PR
  * Kubernetes-like L4 balancing (a Service through kube-proxy): TCP mode, round robin over new
  * connections, no health checks and no retries. The test takes a server out with the runtime API
  * (`set server app/a state maint`) some time after its SIGTERM, as endpoint removal would, and back
- * in (`state ready`) once the new instance answers its readiness route.
+ * in (`state ready`) once the new instance answers its liveness route.
  */
 export function haproxyTcpConfig ({ port, servers, socket }) {
   return `global

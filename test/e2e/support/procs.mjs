@@ -31,7 +31,8 @@ export async function teardownAll () {
 }
 
 /**
- * Spawn a process whose stdout and stderr go to a log file (kept for post-mortems).
+ * Spawn a process whose stdout and stderr go to a log file (kept for post-mortems); its shutdown's log lines are kept in
+ * `proc.graceful` too.
  * NODE_V8_COVERAGE is dropped: tap must not count the apps' coverage from an e2e run.
  */
 export function start (command, args, { env = {}, log, cwd } = {}) {
@@ -42,7 +43,14 @@ export function start (command, args, { env = {}, log, cwd } = {}) {
     child.once('exit', (code, signal) => resolve({ code, signal }))
     child.once('error', (error) => resolve({ code: null, signal: null, error }))
   })
-  const proc = { child, exited, pid: child.pid }
+  // The plugin's own log lines (pino JSON with a `graceful` field), kept whole: what each shutdown did, phase by phase.
+  const proc = { child, exited, pid: child.pid, graceful: [] }
+  let partial = ''
+  child.stdout.on('data', (chunk) => {
+    const lines = (partial + chunk).split('\n')
+    partial = lines.pop()
+    for (const line of lines) if (line.includes('"graceful":{')) proc.graceful.push(line)
+  })
   live.add(proc)
   exited.then(() => live.delete(proc))
   if (log) {
