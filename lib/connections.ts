@@ -35,10 +35,19 @@ export interface Connections {
   open (): boolean
   /** No request in flight on any connection, no HTTP/2 session: closing takes no waiting. */
   quiet (): boolean
-  /** The last resort once the close phase has used its time: every remaining connection goes. */
-  closeAll (): void
+  /** The last resort once the close phase has used its time: every remaining connection goes; what was left. */
+  closeAll (): LeftOpen
   /** close() has begun: the process no longer needs holding up for it. */
   letProcessGo (): void
+}
+
+/** The connections the close phase found still open at the drain deadline, by kind (for the log). */
+export interface LeftOpen {
+  http1: number
+  /** HTTP/2 connections (a session, or its socket once the session is over). */
+  http2: number
+  /** TLS connections still in their handshake. */
+  handshaking: number
 }
 
 type Server = FastifyInstance['server']
@@ -190,10 +199,17 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
       return true
     },
     closeAll () {
+      const left = {
+        http1: [...http1Sockets].length,
+        http2: Math.max(sessions.size, sessionSockets.size),
+        handshaking: handshaking.size
+      }
       for (const server of servers) if ('closeAllConnections' in server) server.closeAllConnections()
       for (const session of sessions) session.destroy()
       for (const socket of sessionSockets) socket.destroy()
       for (const socket of http1Sockets) socket.destroy()
+      for (const socket of handshaking) socket.destroy()
+      return left
     }
   }
 }

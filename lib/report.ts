@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks'
 import {
   endChannel, hookChannel, isolated, openWindow, phaseChannel, startChannel
 } from './channels.ts'
+import type { LeftOpen } from './connections.ts'
 import type { DrainResult } from './drain.ts'
 import type { HookOutcome, Observer, ShutdownCause } from './hooks.ts'
 import type { HandOverEnd } from './traffic.ts'
@@ -66,6 +67,8 @@ export interface Reporter {
   cancelled (consumers: ReadonlyArray<{ name: string, error?: unknown }>): void
   /** Fastify's close() (its own step, then the other plugins' onClose hooks) was still running at the deadline. */
   closeOverran (): void
+  /** Connections still open at the drain deadline, in the close phase, were closed: what they were, when any. */
+  forceClosed (left: LeftOpen): void
   /** A second signal: the process ends at once. */
   interrupted (what: string): void
   /** An uncaught error once the shutdown is under way: logged with its stack, exit code 1. */
@@ -240,6 +243,14 @@ export function createReporter (fastify: FastifyInstance): Reporter {
       log.error({ graceful: { event: 'close', outcome: 'timeout' } },
         'fastify.close() was still running at the deadline: an onClose hook of another plugin ' +
           '(a client\'s close, say) did not finish')
+    },
+
+    forceClosed ({ http1, http2, handshaking }) {
+      const total = http1 + http2 + handshaking
+      if (total === 0) return
+      log.warn({ graceful: { event: 'force-close', connections: { http1, http2, handshaking } } },
+        `${total} connection(s) still open at the drain deadline closed (HTTP/1: ${http1}, HTTP/2: ${http2}, ` +
+          `TLS handshakes: ${handshaking}): a client that neither finished a request nor closed its connection`)
     },
 
     interrupted (what) {

@@ -449,7 +449,7 @@ export function createSequence (
       connections.closeIdle()
       const { signal } = shutdown.forceClose
       clock.sleep(shutdown.drainBy - shutdown.closeStartedAt, signal).then(() => {
-        if (!signal.aborted) connections.closeAll()
+        if (!signal.aborted) reporter.forceClosed(connections.closeAll())
       })
     },
 
