@@ -3,7 +3,7 @@ import type { Http2Session } from 'node:http2'
 import { Server as NetServer, type Socket } from 'node:net'
 import { Server as TlsServer } from 'node:tls'
 import {
-  busyWith, fastifyInternal, nodeConnections, parsedByHttp, serverOf, tcpUnder,
+  busyWith, fastifyInternal, nodeConnections, parsedByHttp, serverOf, socketOfSession, tcpUnder,
   type NodeConnections
 } from './private.ts'
 
@@ -186,6 +186,10 @@ export function watchConnections (fastify: FastifyInstance, http2: boolean): Con
       // Node holds a connection that never sent a byte until its headersTimeout (HTTP/1) or for ever (HTTP/2 before its
       // preface, even after GOAWAY); one after a TLS handshake with no request; one still in its TLS handshake.
       for (const socket of sessionSockets) if (socket.bytesRead === 0) socket.destroy()
+      // A session that Node destroyed while a write to its socket was under way ends that socket only once the write
+      // completes, which over TLS may never happen (Node 20 behind HAProxy: the close phase held until the drain
+      // deadline); with its streams over, nothing is lost when its socket goes now.
+      for (const session of sessions) if (session.destroyed) socketOfSession(session)?.destroy()
       for (const socket of http1Sockets) if (busyWith(socket) === undefined && socket.bytesRead === 0) socket.destroy()
       for (const socket of handshaking) socket.destroy()
     },

@@ -80,6 +80,18 @@ export function tcpUnder (socket: object): Socket | undefined {
   return (socket as NodeSocket)._parent
 }
 
+// ---- Node's HTTP/2 server ----
+
+/**
+ * The socket under an HTTP/2 session (Node's kSocket, 'socket'), until Node's close of the session lets go of it;
+ * session.socket is only a proxy that refuses destroy(). Undefined where Node no longer keeps it: the socket then goes
+ * at the close phase's end, with every connection left.
+ */
+export function socketOfSession (session: object): Socket | undefined {
+  const key = Object.getOwnPropertySymbols(session).find(symbol => symbol.description === 'socket')
+  return key === undefined ? undefined : (session as Record<symbol, Socket | undefined>)[key]
+}
+
 /** Node's own list of an HTTP/1 server's connections, from listen() on: the one its closeIdleConnections() reads. */
 export interface NodeConnections {
   all (): Array<{ socket?: Socket | null }>

@@ -3,7 +3,7 @@
 // destroyed by then, so session.destroy() does nothing, and server.close() used to wait for that socket until the
 // deadline. The socket under a finished session is idle: it is closed (lib/connections.ts).
 import Fastify from 'fastify'
-import { once } from 'node:events'
+import { EventEmitter, once } from 'node:events'
 import http2 from 'node:http2'
 import tls from 'node:tls'
 import t, { type Test } from 'tap'
@@ -67,4 +67,33 @@ t.test('a session already closed and ended before the drain (its last response d
   t.equal(socket.destroyed, false, 'Node leaves the socket open, waiting for the peer')
   connections.goAway()
   t.equal(socket.destroyed, true, 'closed at the drain\'s start')
+})
+
+t.test('a session Node destroyed while it was still writing to the socket: the socket goes with the idle ones', async t => {
+  // Node's Http2Session::Close() ends the socket only once a write under way completes; behind HAProxy over TLS that
+  // completion did not come, and the socket held close() for 13 s (Node 20). No client makes Node's write hang at
+  // will: a stand-in session on a real socket, announced as the server would, is destroyed with that write pending.
+  const { key, cert } = await makeCertificate()
+  const server = http2.createSecureServer({ key, cert })
+  const connections = watchConnections({ server } as unknown as Parameters<typeof watchConnections>[0], true)
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => server.close())
+  const accepted = once(server, 'secureConnection')
+  const session = once(server, 'session')
+  const peer = await stubbornPeer((server.address() as { port: number }).port, t)
+  const [socket] = await accepted as [tls.TLSSocket]
+  const [real] = await session as [http2.ServerHttp2Session]
+  // The peer's preface is read (a socket that never sent a byte goes for that reason alone).
+  await once(real, 'remoteSettings')
+  // One whose close let go of its socket already: nothing to do for it.
+  server.emit('session', Object.assign(new EventEmitter(), { destroyed: true }))
+  const standIn = Object.assign(new EventEmitter(), { destroyed: false, [Symbol('socket')]: socket })
+  server.emit('session', standIn)
+  connections.closeIdle()
+  t.equal(socket.destroyed, false, 'the socket of a session still there stays')
+  standIn.destroyed = true
+  connections.closeIdle()
+  t.equal(socket.destroyed, true, 'the socket of a destroyed session goes with the idle connections')
+  await peer.serverEnded
 })

@@ -3,6 +3,7 @@
 import Fastify from 'fastify'
 import fp from 'fastify-plugin'
 import http from 'node:http'
+import http2 from 'node:http2'
 import { createServer as createNetServer, type Socket } from 'node:net'
 import { once } from 'node:events'
 import tls from 'node:tls'
@@ -10,7 +11,7 @@ import { onExit } from 'signal-exit'
 import t from 'tap'
 import {
   busyWith, fastifyInternal, inWorkerThread, isRootInstance, isSignalExit, keepWorkerAfterPrimary, latestRequest,
-  nodeConnections, parsedByHttp, runsOnResponse, serverOf, tcpUnder, wrapInjectDispatch
+  nodeConnections, parsedByHttp, runsOnResponse, serverOf, socketOfSession, tcpUnder, wrapInjectDispatch
 } from '../../lib/private.ts'
 import { makeCertificate } from '../helpers/certs.ts'
 
@@ -90,6 +91,24 @@ t.test('Node: the TCP connection under a TLS socket', async t => {
   client.setEncoding('utf8').on('data', chunk => { answer += chunk })
   await once(client, 'end')
   t.equal(answer, 'true')
+})
+
+t.test('Node: the socket under an HTTP/2 session, until the session\'s close lets go of it', async t => {
+  const server = http2.createServer()
+  const accepted: Socket[] = []
+  server.on('connection', (socket: Socket) => accepted.push(socket))
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => server.close())
+  const client = http2.connect(`http://127.0.0.1:${(server.address() as { port: number }).port}`)
+  client.on('error', () => {})
+  const [session] = await once(server, 'session') as [http2.ServerHttp2Session]
+  await once(client, 'connect')
+  t.equal(socketOfSession(session), accepted[0], 'the server\'s socket of that connection')
+  session.close()
+  await once(session, 'close')
+  t.equal(socketOfSession(session), undefined, 'let go of once the session is closed')
+  client.close()
 })
 
 t.test('light-my-request: the dispatch of an inject() without a callback', async t => {
