@@ -1,9 +1,11 @@
 // The paths taken where a part of the platform is missing or an edge is reached: no extra servers from Fastify, a
 // logger without flush(), every connection closed at the close phase's end (HTTP/1 followed one by one, HTTP/2
-// sessions on a server with no closeAllConnections()), a hijacked inject() cut at the drain deadline.
+// sessions on a server with no closeAllConnections(), a TLS handshake never finished), a hijacked inject() cut at the
+// drain deadline.
 import Fastify from 'fastify'
 import http from 'node:http'
 import http2 from 'node:http2'
+import https from 'node:https'
 import { once } from 'node:events'
 import { createConnection } from 'node:net'
 import t from 'tap'
@@ -11,6 +13,7 @@ import graceful from '../../lib/index.ts'
 import { watchConnections } from '../../lib/connections.ts'
 import { createReporter } from '../../lib/report.ts'
 import { createTraffic } from '../../lib/traffic.ts'
+import { makeCertificate } from '../helpers/certs.ts'
 
 type Watched = Parameters<typeof watchConnections>[0]
 
@@ -57,6 +60,22 @@ t.test('closeAll() at the close phase\'s end: HTTP/1 sockets followed one by one
   sessions.closeAll()
   await once(client, 'close')
   t.pass('the HTTP/2 session was destroyed (its server has no closeAllConnections())')
+})
+
+t.test('closeAll(): a connection still in its TLS handshake (a server the app listens on itself) is counted and closed', async t => {
+  const { key, cert } = await makeCertificate()
+  const server = https.createServer({ key, cert }, () => {})
+  const connections = watchConnections({ server } as unknown as Watched, false)
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => server.close())
+  // A TCP connection that never sends its ClientHello: Node holds it until its handshake timeout (120 s).
+  const socket = createConnection((server.address() as { port: number }).port, '127.0.0.1')
+  socket.on('error', () => {})
+  await once(server, 'connection')
+  t.same(connections.closeAll(), { http1: 0, http2: 0, handshaking: 1 })
+  await once(socket, 'close')
+  t.same(connections.closeAll(), { http1: 0, http2: 0, handshaking: 0 }, 'once closed it is no longer counted')
 })
 
 t.test('a logger without flush(): nothing to wait for', async t => {
