@@ -1,19 +1,47 @@
 // Child processes for the e2e scenarios: start, wait for exit (bounded), kill in teardown.
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, readFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 
-/** A loopback port that is free right now (the kernel picks it; we release it at once). */
-export async function freePort () {
+// A port for a scenario's listener (an app instance, a balancer, a database), picked below the kernel's ephemeral range.
+// A port from listen(0), released at once, sits in that range: until the scenario's process binds it, another test's
+// listen(0) or an outgoing connection (the load makes hundreds a second) may take it, and the process dies at start with
+// EADDRINUSE (a CI run lost a plain-Fastify instance that way). Below the range only these picks compete: at random,
+// checked free by binding, never twice from one runner.
+const EPHEMERAL_LOW = ephemeralLow()
+const PICK_FROM = Math.max(1024, EPHEMERAL_LOW - 12_000)
+const handedOut = new Set()
+
+function ephemeralLow () {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768
+  } catch {
+    return 32768
+  }
+}
+
+async function canListen (port) {
   const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address())
+  server.listen(port, '127.0.0.1')
+  try {
+    await once(server, 'listening')
+  } catch {
+    return false
+  }
   server.close()
   await once(server, 'close')
-  return port
+  return true
+}
+
+export async function freePort () {
+  for (;;) {
+    const port = PICK_FROM + Math.floor(Math.random() * (EPHEMERAL_LOW - PICK_FROM))
+    if (handedOut.has(port) || !await canListen(port)) continue
+    handedOut.add(port)
+    return port
+  }
 }
 
 /** Every process started here, and teardown steps (pm2 kill): all run if the runner is stopped by a signal. */

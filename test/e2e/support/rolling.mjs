@@ -3,7 +3,7 @@
 // exited, wait until the balancer sends it traffic again), count what the client sees.
 // Balancers: HAProxy in HTTP mode with active checks, nginx (passive only), and a Kubernetes-like L4
 // case (HAProxy in TCP mode, no retries, the server put into maintenance `maintAfterMs` after SIGTERM).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import http2 from 'node:http2'
 import https from 'node:https'
 import { tmpdir } from 'node:os'
@@ -52,9 +52,10 @@ export async function runRollingRestart (opts) {
   let generation = 0
 
   const launch = (inst) => {
+    inst.log = join(dir, `${inst.name}-${generation++}.log`)
     const proc = start(process.execPath, [app], {
       env: { LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'info', ...env, ...tls, PROTO: proto, PORT: String(inst.port), HOST: '127.0.0.1' },
-      log: join(dir, `${inst.name}-${generation++}.log`)
+      log: inst.log
     })
     procs.push(proc)
     inst.proc = proc
@@ -75,7 +76,12 @@ export async function runRollingRestart (opts) {
   const back = async (inst) => {
     const launched = Date.now()
     await until(async () => (await ready(inst)) || !isRunning(inst.proc), { ms: 15_000, what: `${inst.name} ready` })
-    if (!isRunning(inst.proc)) throw new Error(`${inst.name} died at start, see ${dir}`)
+    if (!isRunning(inst.proc)) {
+      await inst.proc.exited
+      await sleep(100) // the log's last lines still in the pipe
+      const tail = readFileSync(inst.log, 'utf8').trimEnd().split('\n').slice(-20).join('\n')
+      throw new Error(`${inst.name} died at start on port ${inst.port}, see ${dir}; its log ends:\n${tail}`)
+    }
     if (balancer === 'haproxy') {
       const since = Date.now()
       await until(async () => Date.now() - since > CHECK.inter && await upInHaproxy(inst), { ms: 15_000, what: `${inst.name} UP in HAProxy` })
