@@ -22,6 +22,16 @@ function ephemeralLow () {
   }
 }
 
+async function ephemeralPort () {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address())
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
 async function canListen (port) {
   const server = createServer()
   server.listen(port, '127.0.0.1')
@@ -36,12 +46,14 @@ async function canListen (port) {
 }
 
 export async function freePort () {
-  for (;;) {
+  if (EPHEMERAL_LOW - PICK_FROM < 1000) return ephemeralPort() // a machine whose ephemeral range leaves little below it
+  for (let tries = 0; tries < 200; tries++) {
     const port = PICK_FROM + Math.floor(Math.random() * (EPHEMERAL_LOW - PICK_FROM))
     if (handedOut.has(port) || !await canListen(port)) continue
     handedOut.add(port)
     return port
   }
+  return ephemeralPort() // that range is full
 }
 
 /** Every process started here, and teardown steps (pm2 kill): all run if the runner is stopped by a signal. */
