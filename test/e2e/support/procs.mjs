@@ -84,7 +84,7 @@ export function start (command, args, { env = {}, log, cwd } = {}) {
     child.once('error', (error) => resolve({ code: null, signal: null, error }))
   })
   // The plugin's own log lines (pino JSON with a `graceful` field), kept whole: what each shutdown did, phase by phase.
-  const proc = { child, exited, pid: child.pid, graceful: [] }
+  const proc = { child, exited, logged: exited, pid: child.pid, graceful: [] }
   let partial = ''
   child.stdout.on('data', (chunk) => {
     const lines = (partial + chunk).split('\n')
@@ -98,6 +98,7 @@ export function start (command, args, { env = {}, log, cwd } = {}) {
     child.stdout.pipe(out, { end: false })
     child.stderr.pipe(out, { end: false })
     exited.then(() => setImmediate(() => out.end()))
+    proc.logged = once(out, 'finish') // the log file has what the process wrote before its exit
   } else {
     child.stdout.resume()
     child.stderr.resume()

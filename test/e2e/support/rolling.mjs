@@ -77,8 +77,7 @@ export async function runRollingRestart (opts) {
     const launched = Date.now()
     await until(async () => (await ready(inst)) || !isRunning(inst.proc), { ms: 15_000, what: `${inst.name} ready` })
     if (!isRunning(inst.proc)) {
-      await inst.proc.exited
-      await sleep(100) // the log's last lines still in the pipe
+      await inst.proc.logged
       const tail = readFileSync(inst.log, 'utf8').trimEnd().split('\n').slice(-20).join('\n')
       throw new Error(`${inst.name} died at start on port ${inst.port}, see ${dir}; its log ends:\n${tail}`)
     }
