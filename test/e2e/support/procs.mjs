@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 // A port for a scenario's listener (an app instance, a balancer, a database), picked below the kernel's ephemeral range.
 // A port from listen(0), released at once, sits in that range: until the scenario's process binds it, another test's
 // listen(0) or an outgoing connection (the load makes hundreds a second) may take it, and the process dies at start with
-// EADDRINUSE (a CI run lost a plain-Fastify instance that way). Below the range only these picks compete: at random,
+// EADDRINUSE (most likely how a CI run lost a plain-Fastify instance). Below the range only these picks compete: at random,
 // checked free by binding, never twice from one runner.
 const EPHEMERAL_LOW = ephemeralLow()
 const PICK_FROM = Math.max(1024, EPHEMERAL_LOW - 12_000)
