@@ -3,13 +3,12 @@
 // PostgreSQL and the BullMQ queue. The fault scenarios stop PostgreSQL or kill Redis at the SIGTERM.
 import http from 'node:http'
 import { randomUUID } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { Queue } from 'bullmq'
-import { freePort, start, waitExit, killAll, until, isRunning } from './procs.mjs'
+import { freePort, start, waitExit, killAll, until, isRunning, readLog } from './procs.mjs'
 
 export const ORDERS_APP = fileURLToPath(new URL('../../fixtures/e2e/orders-app.mjs', import.meta.url))
 /** The example users copy, deployed the same way (variant 'example'): it must lose nothing either. */
@@ -91,7 +90,10 @@ export async function startInstance ({ variant, instance, dir, env, n = 0 }) {
     env: { VARIANT: variant, INSTANCE: instance, PORT: String(port), HOST: '127.0.0.1', ...env }
   })
   await until(async () => {
-    if (!isRunning(proc)) throw new Error(`instance ${instance} (${variant}) exited at start-up:\n${readLog(log)}`)
+    if (!isRunning(proc)) {
+      await proc.logged
+      throw new Error(`instance ${instance} (${variant}) exited at start-up:\n${readLog(log)}`)
+    }
     return ping(port, example ? '/health/live' : '/ping')
   }, { ms: 15_000, what: `instance ${instance} (${variant}) to answer` })
   return { proc, port, log }
@@ -106,10 +108,6 @@ function ping (port, path) {
     req.setTimeout(1000, () => req.destroy())
     req.on('error', () => resolve(false))
   })
-}
-
-export function readLog (file) {
-  try { return readFileSync(file, 'utf8') } catch { return '' }
 }
 
 /** The plugin's summary line (`graceful.event: 'end'`) from an instance's log, if it wrote one. */

@@ -22,38 +22,35 @@ function ephemeralLow () {
   }
 }
 
-async function ephemeralPort () {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address())
-  server.close()
-  await once(server, 'close')
-  return port
-}
-
-async function canListen (port) {
+/** Bind `port` on loopback (0: the kernel picks one) and release it at once: the port, or null when it is taken. */
+async function bindAndRelease (port) {
   const server = createServer()
   server.listen(port, '127.0.0.1')
   try {
     await once(server, 'listening')
   } catch {
-    return false
+    return null
   }
+  const bound = /** @type {import('node:net').AddressInfo} */ (server.address()).port
   server.close()
   await once(server, 'close')
-  return true
+  return bound
 }
 
 export async function freePort () {
-  if (EPHEMERAL_LOW - PICK_FROM < 1000) return ephemeralPort() // a machine whose ephemeral range leaves little below it
+  if (EPHEMERAL_LOW - PICK_FROM < 1000) return bindAndRelease(0) // a machine whose ephemeral range leaves little below it
   for (let tries = 0; tries < 200; tries++) {
     const port = PICK_FROM + Math.floor(Math.random() * (EPHEMERAL_LOW - PICK_FROM))
-    if (handedOut.has(port) || !await canListen(port)) continue
+    if (handedOut.has(port) || await bindAndRelease(port) === null) continue
     handedOut.add(port)
     return port
   }
-  return ephemeralPort() // that range is full
+  return bindAndRelease(0) // that range is full
+}
+
+/** What a process started with a `log` wrote there ('' if nothing yet); await `proc.logged` first for all of it. */
+export function readLog (file) {
+  try { return readFileSync(file, 'utf8') } catch { return '' }
 }
 
 /** Every process started here, and teardown steps (pm2 kill): all run if the runner is stopped by a signal. */

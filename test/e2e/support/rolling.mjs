@@ -3,13 +3,13 @@
 // exited, wait until the balancer sends it traffic again), count what the client sees.
 // Balancers: HAProxy in HTTP mode with active checks, nginx (passive only), and a Kubernetes-like L4
 // case (HAProxy in TCP mode, no retries, the server put into maintenance `maintAfterMs` after SIGTERM).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import http2 from 'node:http2'
 import https from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { freePort, start, waitExit, killAll, until, isRunning } from './procs.mjs'
+import { freePort, start, waitExit, killAll, until, isRunning, readLog } from './procs.mjs'
 import { CHECK, startHaproxy } from './haproxy.mjs'
 import { startNginx } from './nginx.mjs'
 import { startLoad } from './load.mjs'
@@ -78,7 +78,7 @@ export async function runRollingRestart (opts) {
     await until(async () => (await ready(inst)) || !isRunning(inst.proc), { ms: 15_000, what: `${inst.name} ready` })
     if (!isRunning(inst.proc)) {
       await inst.proc.logged
-      const tail = readFileSync(inst.log, 'utf8').trimEnd().split('\n').slice(-20).join('\n')
+      const tail = readLog(inst.log).trimEnd().split('\n').slice(-20).join('\n')
       throw new Error(`${inst.name} died at start on port ${inst.port}, see ${dir}; its log ends:\n${tail}`)
     }
     if (balancer === 'haproxy') {

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, chownSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { freePort, start, waitExit, isRunning, onTeardown, until } from './procs.mjs'
+import { freePort, start, waitExit, isRunning, onTeardown, until, readLog } from './procs.mjs'
 
 export const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin'
 
@@ -64,7 +64,7 @@ export async function startPostgres () {
     const port = await freePort()
     const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`
     const started = pgCommand('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '30', 'start'])
-    if (started.status !== 0) throw new Error(`pg_ctl start failed: ${started.stderr}${readLog(dir)}`)
+    if (started.status !== 0) throw new Error(`pg_ctl start failed: ${started.stderr}${serverLog(dir)}`)
     return {
       port,
       dir,
@@ -74,7 +74,7 @@ export async function startPostgres () {
       /** SIGKILL the postmaster (the last resort). */
       kill: killPostmaster,
       remove,
-      log: () => readLog(dir)
+      log: () => serverLog(dir)
     }
   } catch (err) {
     await remove()
@@ -95,8 +95,8 @@ export async function startPostgres () {
   }
 }
 
-function readLog (dir) {
-  try { return readFileSync(join(dir, 'server.log'), 'utf8').slice(-2000) } catch { return '' }
+function serverLog (dir) {
+  return readLog(join(dir, 'server.log')).slice(-2000)
 }
 
 /**
