@@ -10,10 +10,14 @@ import { request, type Answer } from '../helpers/http.ts'
 
 interface Sent { at: number, answer: Answer }
 
-/** Sends `path` on a new connection every `everyMs` while `go()` says so; what each got, with when it was sent. */
+/**
+ * Sends `path` on a new connection every `everyMs` while `go()` says so; what each got, with when it was sent. The first
+ * `go()` comes a turn later, so loops started one after the other can each read what the others sent.
+ */
 function every (port: number, path: string, everyMs: number, go: (sent: Sent[]) => boolean): { sent: Sent[], done: Promise<void> } {
   const sent: Sent[] = []
   const done = (async () => {
+    await null
     while (go(sent)) {
       const at = Date.now()
       const answer = await request(port, path, { agent: new http.Agent({ keepAlive: false }) })
@@ -58,13 +62,10 @@ t.test('light traffic: every request a balancer sends until it takes the instanc
   // its traffic, a request every 300 ms while in rotation, has sent one after the signal: on a loaded machine the
   // three 503s may otherwise come before the traffic's next turn, and nothing would be sent during the shutdown.
   let signalledAt = Infinity
-  const checked: Sent[] = []
-  const trafficSent: Sent[] = []
-  const inRotation = (): boolean => checked.filter(({ answer }) => answer.status === 503).length < 3 ||
-    !trafficSent.some(({ at }) => at > signalledAt)
-  // Each loop hands over what it has sent so far as it asks whether to go on.
-  const checker = every(port, '/health/ready', 200, sent => { checked.splice(0, Infinity, ...sent); return inRotation() })
-  const traffic = every(port, '/', 300, sent => { trafficSent.splice(0, Infinity, ...sent); return inRotation() })
+  const inRotation = (): boolean => checker.sent.filter(({ answer }) => answer.status === 503).length < 3 ||
+    !traffic.sent.some(({ at }) => at > signalledAt)
+  const checker = every(port, '/health/ready', 200, inRotation)
+  const traffic = every(port, '/', 300, inRotation)
   // The traffic's pace before the signal: a few of its gaps.
   await until(() => checker.sent.length >= 3 && traffic.sent.length >= 5)
   signalledAt = Date.now()
