@@ -21,8 +21,8 @@ export interface ShutdownSummary {
   cause: ShutdownCause
   exitCode: 0 | 1
   /**
-   * Phase durations in ms: delay window, pre-drain hooks, drain, waitUntil work, closing the server, shutdown hooks,
-   * and all of it.
+   * Phase durations in ms: the delay window (counted from the signal), pre-drain hooks, drain, waitUntil work, closing
+   * the server, shutdown hooks, and all of it.
    */
   durationMs: {
     total: number, delay: number, preDrain: number, drain: number, work: number, close: number, hooks: number

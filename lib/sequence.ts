@@ -233,14 +233,18 @@ export function createSequence (
     shutdown.deadline = deadlineFromNow()
   }
 
-  /** Runs one phase: announced on the phase channel, its time added to the summary's figure for it. */
-  async function timed<T> (shutdown: Shutdown, phase: keyof Durations, run: () => Promise<T>): Promise<T> {
-    const startedAt = clock.now()
+  /**
+   * Runs one phase: announced on the phase channel, its time added to the summary's figure for it, counted from `from`
+   * (by default the phase's own start).
+   */
+  async function timed<T> (
+    shutdown: Shutdown, phase: keyof Durations, run: () => Promise<T>, from = clock.now()
+  ): Promise<T> {
     reporter.phase(phase, 'start')
     try {
       return await run()
     } finally {
-      shutdown.ms[phase] += clock.now() - startedAt
+      shutdown.ms[phase] += clock.now() - from
       reporter.phase(phase, 'end')
     }
   }
@@ -274,7 +278,9 @@ export function createSequence (
     enter(shutdown, 'serving')
     for (const exchange of inflight.exchanges()) lastCall.askToClose(exchange)
     const { delay, maxDelay } = options
-    const ended = await timed(shutdown, 'delay', () => traffic.handOver(delay, maxDelay, shutdown.servingEnds.signal))
+    // The window counts from the signal, as the rule does: the start's work (its log line, the watchdog) is inside it.
+    const ended = await timed(shutdown, 'delay', () => traffic.handOver(delay, maxDelay, shutdown.servingEnds.signal),
+      shutdown.startedAt)
     shutdown.drainDueAt = clock.now()
     reporter.served(ended, clock.now() - shutdown.startedAt)
   }
